@@ -1,0 +1,89 @@
+"""The ``reprotorch`` command line.
+
+Each verb lives in its own module of this package, which exposes
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only
+when their verb runs (or for ``--help`` of that verb), so ``reprotorch --help``
+starts without importing torch or NumPy.
+
+Exit status: 0 success, 1 "not reproducible" / "differs", 2 usage or runtime error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+__all__ = ["main", "VERBS"]
+
+# verb -> (module, one-line help). Order is the order shown in --help.
+VERBS: dict[str, tuple[str, str]] = {
+    "demo": ("reprotorch.cli.demo_cmd", "train a small model twice in two processes and compare them"),
+}
+
+
+class CLIError(Exception):
+    """A user-facing error: printed as one line, exit status 2 (or ``status``)."""
+
+    def __init__(self, message: str, status: int = 2) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"reprotorch: error: {message} (see '{self.prog} --help')\n")
+
+
+def build_parser(load_verb: str | None = None) -> argparse.ArgumentParser:
+    """The top-level parser; only ``load_verb``'s module is imported to fill in its arguments."""
+    parser = _Parser(
+        prog="reprotorch",
+        description="Make PyTorch training bit-reproducible, prove it, and explain it when it is not.",
+    )
+    from reprotorch import __version__
+
+    parser.add_argument("--version", action="version", version=f"reprotorch {__version__}")
+    sub = parser.add_subparsers(dest="verb", metavar="VERB", parser_class=_Parser)
+    for verb, (module_name, help_text) in VERBS.items():
+        p = sub.add_parser(verb, help=help_text, description=help_text, add_help=verb == load_verb)
+        if verb == load_verb:
+            importlib.import_module(module_name).add_arguments(p)
+    return parser
+
+
+def _verb_of(argv: Sequence[str]) -> str | None:
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg if arg in VERBS else None
+    return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``reprotorch`` console script; returns the exit status."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    verb = _verb_of(args_list)
+    parser = build_parser(verb)
+    args = parser.parse_args(args_list)
+    if args.verb is None:
+        parser.print_help()
+        return 2
+    module = importlib.import_module(VERBS[args.verb][0])
+    try:
+        return int(module.run(args))
+    except CLIError as exc:
+        print(f"reprotorch {args.verb}: error: {exc}", file=sys.stderr)
+        return exc.status
+    except KeyboardInterrupt:
+        print(f"reprotorch {args.verb}: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"reprotorch {args.verb}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""``python -m reprotorch.cli``."""
+
+import sys
+
+from reprotorch.cli import main
+
+sys.exit(main())
