@@ -19,7 +19,12 @@ __all__ = ["main", "VERBS"]
 
 # verb -> (module, one-line help). Order is the order shown in --help.
 VERBS: dict[str, tuple[str, str]] = {
-    "demo": ("reprotorch.cli.demo_cmd", "train a small model twice in two processes and compare them"),
+    "run": ("reprotorch.cli.run_cmd", "run a command with seeding, determinism and tracing injected"),
+    "check": ("reprotorch.cli.check_cmd", "run a command several times and report whether it reproduces"),
+    "diff": ("reprotorch.cli.diff_cmd", "compare two manifests, traces or RNG-state files"),
+    "env": ("reprotorch.cli.env_cmd", "show the reproducibility manifest of this machine and process"),
+    "lint": ("reprotorch.cli.lint_cmd", "find randomness hazards in training code"),
+    "demo": ("reprotorch.cli.demo_cmd", "train the detection demo and print the ablation of every control"),
 }
 
 
