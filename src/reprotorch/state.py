@@ -8,6 +8,7 @@ RNG state can never execute code, and so that a person can read it.
 
 from __future__ import annotations
 
+import functools
 import random
 import threading
 import warnings
@@ -145,6 +146,16 @@ def _set_torch_generator_state(g: Any, state: Any) -> None:
     g.set_state(decode_torch_generator_state(state["state"], "torch.Generator state", g.get_state().numel()))
 
 
+class _StrongRef:
+    """Same call shape as ``weakref.ref`` for objects that cannot be weakly referenced."""
+
+    def __init__(self, obj: Any) -> None:
+        self._obj = obj
+
+    def __call__(self) -> Any:
+        return self._obj
+
+
 @dataclass
 class _Registered:
     ref: Callable[[], Any]
@@ -168,10 +179,11 @@ def register_generator(obj: Any, name: str) -> None:
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str, got {name!r}")
     codec = _codec_for(obj)
+    ref: Callable[[], Any]
     try:
-        ref: Callable[[], Any] = weakref.ref(obj)
-    except TypeError:
-        ref = lambda obj=obj: obj  # noqa: E731 - strong reference for unweakrefable types
+        ref = weakref.ref(obj)
+    except TypeError:  # NumPy generators: hold a strong reference
+        ref = _StrongRef(obj)
     with _generators_lock:
         _generators[name] = _Registered(ref, codec)
 
@@ -213,8 +225,8 @@ def _metadata() -> dict[str, Any]:
     meta: dict[str, Any] = {
         "reprotorch": __version__,
         "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
+        "torch": str(torch.__version__),
+        "numpy": str(np.__version__),
         "cuda_device_count": torch.cuda.device_count() if torch.cuda.is_available() else 0,
         "rank": None,
         "world_size": None,
@@ -327,6 +339,10 @@ def _mismatches(state: RNGState, available: dict[str, RandomSource], live: dict[
     return problems
 
 
+def _set_with(codec: _GeneratorCodec, obj: Any, state: Any) -> None:
+    codec.set(obj, state)
+
+
 def restore_rng_state(state: RNGState, *, strict: bool = True) -> None:
     """Put every source and registered generator back to ``state``.
 
@@ -374,7 +390,7 @@ def restore_rng_state(state: RNGState, *, strict: bool = True) -> None:
                 obj, codec = live[name]
                 before = codec.get(obj)
                 codec.set(obj, entry["state"])
-                applied.append((lambda s, obj=obj, codec=codec: codec.set(obj, s), before))
+                applied.append((functools.partial(_set_with, codec, obj), before))
     except Exception as exc:
         for setter, before in reversed(applied):
             setter(before)
