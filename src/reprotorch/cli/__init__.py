@@ -37,11 +37,14 @@ class CLIError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
+    # The parser of the verb being run (set by build_parser), to split off its COMMAND.
+    verb_parser: argparse.ArgumentParser | None = None
+
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"reprotorch: error: {message} (see '{self.prog} --help')\n")
 
 
-def build_parser(load_verb: str | None = None) -> argparse.ArgumentParser:
+def build_parser(load_verb: str | None = None) -> _Parser:
     """The top-level parser; only ``load_verb``'s module is imported to fill in its arguments."""
     parser = _Parser(
         prog="reprotorch",
@@ -55,7 +58,35 @@ def build_parser(load_verb: str | None = None) -> argparse.ArgumentParser:
         p = sub.add_parser(verb, help=help_text, description=help_text, add_help=verb == load_verb)
         if verb == load_verb:
             importlib.import_module(module_name).add_arguments(p)
+            parser.verb_parser = p
     return parser
+
+
+def _split_command(verb_parser: argparse.ArgumentParser, tokens: list[str]) -> tuple[list[str], list[str]]:
+    """Split a verb's arguments into its own options and the COMMAND to run.
+
+    The command starts after ``--`` or at the first token that is neither an
+    option nor an option's value, so ``run --seed 0 python train.py --lr 1``
+    leaves ``--lr`` to the command. Options with an optional value
+    (``--deterministic[=warn]``) take it only in the ``=`` form.
+    """
+    takes_value: dict[str, bool] = {}
+    for action in verb_parser._actions:
+        for option in action.option_strings:
+            takes_value[option] = action.nargs not in (0, "?")
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token == "--":
+            return tokens[:i], tokens[i + 1 :]
+        if token.startswith("-") and token != "-":
+            if "=" not in token and takes_value.get(token, False):
+                i += 2
+            else:
+                i += 1
+            continue
+        return tokens[:i], tokens[i:]
+    return tokens, []
 
 
 def _verb_of(argv: Sequence[str]) -> str | None:
@@ -72,7 +103,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     verb = _verb_of(args_list)
     parser = build_parser(verb)
+    command: list[str] | None = None
+    if verb is not None and parser.verb_parser is not None:
+        if getattr(importlib.import_module(VERBS[verb][0]), "TAKES_COMMAND", False):
+            at = args_list.index(verb) + 1
+            own, command = _split_command(parser.verb_parser, args_list[at:])
+            args_list = args_list[:at] + own
     args = parser.parse_args(args_list)
+    if command is not None:
+        args.command = command
     if args.verb is None:
         parser.print_help()
         return 2
@@ -85,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"reprotorch {args.verb}: interrupted", file=sys.stderr)
         return 130
-    except (ValueError, TypeError, FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+    except (ValueError, TypeError, OSError) as exc:
         print(f"reprotorch {args.verb}: error: {exc}", file=sys.stderr)
         return 2
 
