@@ -10,6 +10,7 @@ batches in the sampler, on indices, so nothing skipped is loaded.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterator, Mapping
 from functools import partial
 from itertools import islice
@@ -56,8 +57,9 @@ class _EagerBatchSampler(BatchSampler):
         self.start_batch = 0
 
     def __iter__(self) -> Iterator[list[int]]:  # lists of SampleKey, which are ints
-        start, self.start_batch = self.start_batch, 0
-        keys = self.sampler.iter_from(self.sampler.epoch, start * self.batch_size)
+        # start_batch is not reset here: torch's multiprocessing iterator calls iter() on
+        # the batch sampler twice while it is being created. The loader sets it every time.
+        keys = self.sampler.iter_from(self.sampler.epoch, self.start_batch * self.batch_size)
         return _batches(keys, self.batch_size, self.drop_last)
 
 
@@ -152,7 +154,9 @@ class SeededDataLoader(DataLoader):
         self.seed: int = sampler.seed
         self._position = (0, 0)  # (epoch, batches received) of the next unconsumed batch
         self._pending: tuple[int, int] | None = None  # a loaded position not yet resumed from
-        self._active: _CountingIterator | None = None
+        # A weak reference: the iterator holds the loader, and a cycle would keep worker
+        # processes alive until the cyclic garbage collector happens to run.
+        self._active: weakref.ref[_CountingIterator] | None = None
 
     # ------------------------------------------------------------------ epochs
 
@@ -181,18 +185,24 @@ class SeededDataLoader(DataLoader):
         self.batch_sampler.start_batch = start  # type: ignore[union-attr]
         # The base seed workers are seeded from: a function of (seed, epoch) only.
         self.generator.manual_seed(derive_seed(self.seed, "loader", epoch, bits=64))
-        inner = super().__iter__()
+        try:
+            inner = super().__iter__()
+        finally:
+            self.batch_sampler.start_batch = 0  # type: ignore[union-attr]
         it = _CountingIterator(self, inner, epoch, start, len(self))
-        self._active = it
+        self._active = weakref.ref(it)
         self._position = (epoch, start)
         return it
 
+    def _is_active(self, it: _CountingIterator) -> bool:
+        return self._active is not None and self._active() is it
+
     def _received(self, it: _CountingIterator) -> None:
-        if it is self._active:
+        if self._is_active(it):
             self._position = (it.epoch, it.received)
 
     def _finished(self, it: _CountingIterator) -> None:
-        if it is not self._active:
+        if not self._is_active(it):
             return
         self._active = None
         self._position = (it.epoch + 1, 0)
