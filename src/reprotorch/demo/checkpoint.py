@@ -1,0 +1,85 @@
+"""Checkpoints that resume exactly: plain containers, written atomically, loaded without unpickling code.
+
+A checkpoint is a dict of tensors, numbers, strings, lists and dicts, so
+``torch.load(..., weights_only=True)`` reads it and a checkpoint from elsewhere
+cannot execute code. It carries, besides the model and optimiser, the *position*
+of the run: the step, the RNG state (``reprotorch.capture_rng_state().to_dict()``)
+and the data loader's ``state_dict()``.
+
+Writes go to a temporary file in the same directory, are fsynced and renamed
+over the target: a job killed mid-write leaves the previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "atomic_write_bytes", "atomic_write_text", "save_checkpoint", "load_checkpoint"]
+
+FORMAT_NAME = "reprotorch.demo.checkpoint"
+FORMAT_VERSION = 1
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """UTF-8 version of :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def save_checkpoint(path: Path, checkpoint: dict[str, Any]) -> None:
+    """``torch.save`` the checkpoint dict (format and version added) atomically."""
+    document = {"format": FORMAT_NAME, "version": FORMAT_VERSION, **checkpoint}
+    buffer = io.BytesIO()
+    torch.save(document, buffer)
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint written by :func:`save_checkpoint` with ``weights_only=True``.
+
+    A missing file raises ``FileNotFoundError``; anything that is not a demo
+    checkpoint of a supported version raises ``ValueError`` saying what it is.
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"checkpoint {str(p)!r} does not exist (expected a file written by the demo's train)")
+    try:
+        document = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # torch raises several types for corrupt or foreign files
+        raise ValueError(
+            f"{str(p)!r} is not a readable demo checkpoint ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}); it may be truncated, "
+            "or a pickle with code in it, which is never loaded"
+        ) from None
+    if not isinstance(document, dict) or document.get("format") != FORMAT_NAME:
+        raise ValueError(f"{str(p)!r} is not a reprotorch demo checkpoint (no format {FORMAT_NAME!r})")
+    if document.get("version") != FORMAT_VERSION:
+        raise ValueError(
+            f"{str(p)!r} is a demo checkpoint of version {document.get('version')!r}; this reprotorch "
+            f"reads version {FORMAT_VERSION}"
+        )
+    missing = [k for k in ("step", "model", "optimizer", "meta", "config") if k not in document]
+    if missing:
+        raise ValueError(f"{str(p)!r} is a corrupt demo checkpoint: missing {', '.join(missing)}")
+    return document
