@@ -34,6 +34,7 @@ __all__ = [
     "NOT_CREATION",
     "CUDA_LAZY_OK",
     "WORKER_NAME",
+    "SEED_NAME",
     "INT_HINT",
     "NONDET_FUNCS",
     "NONDET_METHODS",
@@ -208,6 +209,8 @@ WORKER_NAME = re.compile(
     r"^proc_?id|^gpu_?id|^device_?id|^local_?process_index)$",
     re.IGNORECASE,
 )
+#: Names that hold a seed in arithmetic (``seed``, ``base_seed``, ``cfg.SEED``, ``base``).
+SEED_NAME = re.compile(r"seed|(?:^|_)base(?:_|$)", re.IGNORECASE)
 #: Names that usually hold integers (hash() of them is stable).
 INT_HINT = re.compile(r"seed|rank|epoch|step|idx|index|(?:^|_)id$|num|count|worker|iter|size",
                       re.IGNORECASE)

@@ -700,17 +700,29 @@ class _Scope:
         return _derive(first, e)
 
     def binop(self, e: ast.BinOp) -> V:
+        """Evaluate a (possibly very long, e.g. generated) left-nested chain without recursion."""
+        spine: list[ast.BinOp] = []
+        node: ast.expr = e
+        while isinstance(node, ast.BinOp):
+            spine.append(node)
+            node = node.left
+        for b in spine:  # outermost first: it reports the whole ``seed + ... + rank`` sum
+            if isinstance(b.op, (ast.Add, ast.BitXor, ast.BitOr)) and id(b) not in \
+                    self.m.arith_done:
+                self.seed_arithmetic(b)
+        acc = self.expr(node)
+        for b in reversed(spine):
+            acc = self._combine(b, acc, self.expr(b.right))
+        return acc
+
+    def _combine(self, e: ast.BinOp, left: V, right: V) -> V:
         op = type(e.op)
-        if op in (ast.Add, ast.BitXor, ast.BitOr) and id(e) not in self.m.arith_done:
-            self.seed_arithmetic(e)
-        left = self.expr(e.left)
-        right = self.expr(e.right)
         if op in (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor):
             if any(u.container == "set" for u in left + right) or self._keys_view(
                     e.left) or self._keys_view(e.right):
                 return (_Unordered("set", "set", e, "set"),)
             return _NONE
-        if op is ast.Add or op is ast.Mult:
+        if (op is ast.Add or op is ast.Mult) and (left or right):
             return _derive(left + right, e)
         return _NONE
 
@@ -979,7 +991,7 @@ class _Scope:
             last = (self.q(t.func) or "").rsplit(".", 1)[-1]
             return last == "initial_seed"
         name = _terminal(t)
-        return name is not None and "seed" in name.lower()
+        return name is not None and bool(C.SEED_NAME.search(name))
 
     def _is_worker_name(self, t: ast.expr) -> bool:
         if isinstance(t, ast.Call):

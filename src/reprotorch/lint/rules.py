@@ -64,8 +64,10 @@ _RULES: tuple[Rule, ...] = (
         "the filesystem stores them, which differs between machines, filesystems and copies of "
         "the same data. Sample i, the train/val split and shuffles seeded identically then "
         "differ.",
-        "files = glob.glob(os.path.join(root, '*.jpg'))\nself.samples = files",
-        "files = sorted(glob.glob(os.path.join(root, '*.jpg')))\nself.samples = files",
+        "class Frames(Dataset):\n    def __init__(self, root):\n"
+        "        self.files = glob.glob(os.path.join(root, '*.jpg'))",
+        "class Frames(Dataset):\n    def __init__(self, root):\n"
+        "        self.files = sorted(glob.glob(os.path.join(root, '*.jpg')))",
     ),
     Rule(
         "RPT003",
