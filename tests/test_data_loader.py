@@ -64,6 +64,12 @@ def test_same_batches_for_any_num_workers_and_persistence(num_workers: int, pers
     assert loader.epoch == 3
 
 
+def test_spawned_workers_give_the_same_batches() -> None:
+    # spawn (the macOS and Windows default) pickles the dataset, the keys and worker_init_fn
+    loader = SeededDataLoader(AugDataset(), 4, seed=7, num_workers=1, multiprocessing_context="spawn")
+    assert [fingerprint(b) for b in loader] == _reference("global")[0]
+
+
 def test_explicit_generators_match_across_workers() -> None:
     loader = SeededDataLoader(ExplicitRNGDataset(), 4, seed=7, num_workers=2, persistent_workers=True)
     assert _epochs(loader, 3) == _reference("explicit")
@@ -113,6 +119,11 @@ def test_epoch_advances_only_when_an_iteration_completes() -> None:
     assert [fingerprint(b) for b in loader] == first_again
     loader.set_epoch(5)
     assert loader.sampler.epoch == 5 and len(list(loader)) == len(loader) == 6 and loader.epoch == 6
+    # a hook that sets the sampler's epoch directly (MMDetection's DistSamplerSeedHook) is followed
+    loader.sampler.set_epoch(2)
+    assert loader.epoch == 2 and loader.state_dict()["epoch"] == 2
+    loader.set_epoch(0)
+    assert [fingerprint(b) for b in loader] == first_again
 
 
 def _take(loader: Any, n: int) -> tuple[list[str], Any]:
@@ -245,6 +256,8 @@ def test_seed_none_needs_a_run_seed(monkeypatch: pytest.MonkeyPatch) -> None:
         loader_kwargs()
     with pytest.raises(ValueError, match="seed_everything"):
         build_dataloader(AugDataset(), 2, 0)
+    with pytest.raises(ValueError, match="seed_everything"):
+        worker_init_fn(0)
     reprotorch.seed_everything(12)
     assert SeededDataLoader(AugDataset(), 2).seed == 12
 

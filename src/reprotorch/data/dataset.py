@@ -17,6 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from torch.utils.data import Dataset
+
 from ..sources import RandomSource, get_source
 from . import rng as _rng
 from ._globals import GlobalSnapshotter, salt
@@ -60,7 +62,7 @@ def _key_error(key: Any) -> TypeError:
     )
 
 
-class SeededDataset:
+class SeededDataset(Dataset[Any]):
     """Wraps a map-style dataset so that ``dataset[key]`` is a pure function of ``key`` (a :class:`SampleKey`).
 
     ``sources`` names the global generators seeded per sample (any registered
