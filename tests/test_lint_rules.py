@@ -57,6 +57,8 @@ POSITIVES = [
     ("RPT004", "import torch\ng = torch.Generator()\nperm = torch.randperm(10, generator=g)\n", [2]),
     ("RPT004", "import torch\nperm = torch.randperm(10, generator=torch.Generator(device='cpu'))\n", [2]),
     ("RPT004", "import numpy as np\nss = np.random.SeedSequence()\n", [2]),
+    ("RPT004", "import torch\ndef a(s):\n    g = torch.Generator()\n    g.manual_seed(s)\n"
+               "def b():\n    g = torch.Generator()\n    return torch.rand(1, generator=g)\n", [6]),
     # RPT005
     ("RPT005", "import time, torch\ntorch.manual_seed(int(time.time()))\n", [2]),
     ("RPT005", "import time\nseed = time.time_ns() % 2**32\n", [2]),
@@ -152,6 +154,7 @@ NEGATIVES = [
     ("RPT004", "import torch\nclass S:\n    def __init__(self):\n        self.g = torch.Generator()\n    def set_epoch(self, e):\n        self.g.manual_seed(self.seed + e)\n"),
     ("RPT004", "import torch\ng = torch.Generator()\ng.set_state(state)\n"),
     ("RPT004", "import torch\ng = torch.Generator()\nseed_generator(g, 0)\n"),
+    ("RPT004", "import torch\ng = torch.Generator()\ndef main(seed):\n    g.manual_seed(seed)\n"),
     ("RPT005", "import time\nt0 = time.time()\nelapsed = time.time() - t0\n"),
     ("RPT005", "from reprotorch import derive_seed\ns = derive_seed(seed, rank)\n"),
     ("RPT005", "import hashlib\nseed = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 2**32\n"),

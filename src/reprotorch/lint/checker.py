@@ -23,7 +23,7 @@ settled after the pass. No code is imported or executed.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from . import catalog as C
@@ -65,6 +65,13 @@ class _Unordered:
 
 V = tuple[_Unordered, ...]
 _NONE: V = ()
+
+
+def _try_parts(s: ast.stmt) -> tuple[list[ast.stmt], list[ast.ExceptHandler], list[ast.stmt],
+                                    list[ast.stmt]]:
+    """(body, handlers, orelse, finalbody) of a ``try`` or ``try/except*`` statement."""
+    return (getattr(s, "body", []), getattr(s, "handlers", []), getattr(s, "orelse", []),
+            getattr(s, "finalbody", []))
 
 
 def _const_str(node: ast.AST | None) -> str | None:
@@ -124,9 +131,13 @@ class _Module:
         self.findings: list[RawFinding] = []
         self.reported: set[tuple[int, str]] = set()
         # RPT004: torch.Generator() calls -> names bound to them; receivers given a seed.
-        self.generators: dict[int, tuple[ast.Call, list[str]]] = {}
+        # Plain names are scoped (a ``g`` seeded in one function says nothing about another
+        # function's ``g``); dotted names (``self.gen``) are shared by the whole module.
+        self.generators: dict[int, tuple[ast.Call, list[str], int]] = {}
         self.generator_keys: set[str] = set()
-        self.seeded: set[str] = set()
+        self.created_in: set[tuple[int, str]] = set()
+        self.seeded: set[tuple[int, str]] = set()
+        self.parent: dict[int, int | None] = {}
         self.chain_seeded: set[int] = set()
         # RPT012: deferred until we know whether deterministic algorithms are enabled.
         self.nondet: list[tuple[ast.AST, str, str, bool]] = []
@@ -141,9 +152,32 @@ class _Module:
         self.reported.add(key)
         self.findings.append(RawFinding(node, code, message, fix))
 
+    def new_scope(self, parent: int | None) -> int:
+        sid = len(self.parent)
+        self.parent[sid] = parent
+        return sid
+
+    def _is_seeded(self, key: str, scope: int) -> bool:
+        """Whether the generator bound to ``key`` in ``scope`` is given a seed somewhere it is visible.
+
+        A seeding in scope S counts when the nearest scope at or above S that
+        creates its own generator under this name is ``scope``.
+        """
+        if "." in key:
+            return any(k == key for _, k in self.seeded)
+        for seeded_scope, k in self.seeded:
+            if k != key:
+                continue
+            s: int | None = seeded_scope
+            while s is not None and (s, key) not in self.created_in:
+                s = self.parent[s]
+            if s == scope or (s is None and seeded_scope == scope):
+                return True
+        return False
+
     def finish(self) -> None:
-        for call, keys in self.generators.values():
-            if keys and any(k in self.seeded for k in keys):
+        for call, keys, scope in self.generators.values():
+            if keys and any(self._is_seeded(k, scope) for k in keys):
                 continue
             name = f"`{keys[0]}`" if keys else "it"
             self.report(call, "RPT004",
@@ -161,8 +195,9 @@ class _Scope:
     """Analysis of one scope's statements, in order."""
 
     def __init__(self, module: _Module, order: dict[str, V], func: ast.AST | None = None,
-                 in_class: bool = False) -> None:
+                 in_class: bool = False, parent: int | None = None) -> None:
         self.m = module
+        self.sid = module.new_scope(parent)
         self.q = module.aliases.qualname
         self.order: dict[str, V] = order
         self.taint: dict[str, tuple[ast.AST, str]] = {}
@@ -188,10 +223,11 @@ class _Scope:
         inherited = {k: v for k, v in self.order.items() if not k.startswith("self.")}
         for child in children:
             if isinstance(child, ast.ClassDef):
-                _Scope(self.m, dict(inherited), None, in_class=True).run(child.body)
+                _Scope(self.m, dict(inherited), None, in_class=True, parent=self.sid).run(
+                    child.body)
             else:
                 assert isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef))
-                scope = _Scope(self.m, dict(inherited), child)
+                scope = _Scope(self.m, dict(inherited), child, parent=self.sid)
                 scope.bind_params(child.args)
                 scope.run(child.body)
 
@@ -216,71 +252,78 @@ class _Scope:
 
     # ------------------------------------------------------------------ statements
     def stmt(self, s: ast.stmt) -> None:
-        t = type(s)
-        if t is ast.Expr:
-            self.expr(s.value)  # type: ignore[attr-defined]
-        elif t is ast.Assign:
-            self.assign(s)  # type: ignore[arg-type]
-        elif t is ast.AugAssign or t is ast.AnnAssign:
-            self.aug_or_ann(s)
-        elif t is ast.For or t is ast.AsyncFor:
-            self.loop(s)  # type: ignore[arg-type]
-        elif t is ast.Return:
-            value = s.value  # type: ignore[attr-defined]
-            if value is not None:
-                mark = len(self.hits)
-                parts = value.elts if isinstance(value, ast.Tuple) else [value]
-                for part in parts:
-                    for u in self.expr(part):
-                        if u.container == "seq":
-                            self.sink(u, part, "into the returned sequence")
-                if self.func is not None and "seed" in getattr(self.func, "name", "").lower():
-                    self.report_taint(mark)
-        elif t is ast.If or t is ast.While:
-            self.expr(s.test)  # type: ignore[attr-defined]
-            self.block(s.body)  # type: ignore[attr-defined]
-            self.block(s.orelse)  # type: ignore[attr-defined]
-        elif t is ast.With or t is ast.AsyncWith:
-            for item in s.items:  # type: ignore[attr-defined]
+        if isinstance(s, ast.Expr):
+            self.expr(s.value)
+        elif isinstance(s, ast.Assign):
+            self.assign(s)
+        elif isinstance(s, ast.AnnAssign):
+            if s.value is not None:
+                fake = ast.Assign(targets=[s.target], value=s.value)
+                ast.copy_location(fake, s)
+                self.assign(fake)
+        elif isinstance(s, ast.AugAssign):
+            self.aug_assign(s)
+        elif isinstance(s, (ast.For, ast.AsyncFor)):
+            self.loop(s)
+        elif isinstance(s, ast.Return):
+            if s.value is not None:
+                self.returned(s.value)
+        elif isinstance(s, (ast.If, ast.While)):
+            self.expr(s.test)
+            self.block(s.body)
+            self.block(s.orelse)
+        elif isinstance(s, (ast.With, ast.AsyncWith)):
+            for item in s.items:
                 v = self.expr(item.context_expr)
                 if item.optional_vars is not None:
                     self.bind(item.optional_vars, v, item.context_expr)
-            self.block(s.body)  # type: ignore[attr-defined]
-        elif t in _TRY_TYPES:
-            self.block(s.body)  # type: ignore[attr-defined]
-            for h in s.handlers:  # type: ignore[attr-defined]
+            self.block(s.body)
+        elif isinstance(s, _TRY_TYPES):
+            body, handlers, orelse, final = _try_parts(s)
+            self.block(body)
+            for h in handlers:
                 if h.type is not None:
                     self.expr(h.type)
                 self.block(h.body)
-            self.block(s.orelse)  # type: ignore[attr-defined]
-            self.block(s.finalbody)  # type: ignore[attr-defined]
-        elif t is ast.FunctionDef or t is ast.AsyncFunctionDef or t is ast.ClassDef:
-            for d in s.decorator_list:  # type: ignore[attr-defined]
+            self.block(orelse)
+            self.block(final)
+        elif isinstance(s, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            for d in s.decorator_list:
                 self.expr(d)
-            if t is ast.ClassDef:
-                for b in (*s.bases, *(k.value for k in s.keywords)):  # type: ignore[attr-defined]
-                    self.expr(b)
-            else:
-                args = s.args  # type: ignore[attr-defined]
-                for d in (*args.defaults, *(d for d in args.kw_defaults if d is not None)):
-                    self.expr(d)
+            for d in (*s.args.defaults, *(d for d in s.args.kw_defaults if d is not None)):
+                self.expr(d)
             self.children.append(s)
-        elif t is ast.Delete:
-            for target in s.targets:  # type: ignore[attr-defined]
+        elif isinstance(s, ast.ClassDef):
+            for d in (*s.decorator_list, *s.bases, *(k.value for k in s.keywords)):
+                self.expr(d)
+            self.children.append(s)
+        elif isinstance(s, ast.Delete):
+            for target in s.targets:
                 key = dotted(target)
                 if key is not None:
                     self.order.pop(key, None)
-        elif t is ast.Raise or t is ast.Assert:
+        elif isinstance(s, (ast.Raise, ast.Assert)):
             for child in ast.iter_child_nodes(s):
                 if isinstance(child, ast.expr):
                     self.expr(child)
-        elif t is ast.Match:
-            self.expr(s.subject)  # type: ignore[attr-defined]
-            for case in s.cases:  # type: ignore[attr-defined]
+        elif isinstance(s, ast.Match):
+            self.expr(s.subject)
+            for case in s.cases:
                 if case.guard is not None:
                     self.expr(case.guard)
                 self.block(case.body)
         # Import, Global, Nonlocal, Pass, Break, Continue: nothing to evaluate.
+
+    def returned(self, value: ast.expr) -> None:
+        mark = len(self.hits)
+        parts = value.elts if isinstance(value, ast.Tuple) else [value]
+        for part in parts:
+            for u in self.expr(part):
+                if u.container == "seq":
+                    self.sink(u, part, "into the returned sequence")
+        if isinstance(self.func, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
+                "seed" in self.func.name.lower():
+            self.report_taint(mark)
 
     def assign(self, s: ast.Assign) -> None:
         value = s.value
@@ -299,16 +342,8 @@ class _Scope:
                 self.taint.pop(target.id, None)
             self.bind(target, v, value)
 
-    def aug_or_ann(self, s: ast.stmt) -> None:
-        target = s.target  # type: ignore[attr-defined]
-        value = s.value  # type: ignore[attr-defined]
-        if value is None:
-            return
-        if isinstance(s, ast.AnnAssign):
-            fake = ast.Assign(targets=[target], value=value)
-            ast.copy_location(fake, s)
-            self.assign(fake)
-            return
+    def aug_assign(self, s: ast.AugAssign) -> None:
+        target, value = s.target, s.value
         v = self.expr(value)
         if isinstance(target, (ast.Subscript, ast.Attribute)):
             self.expr(target.value)
@@ -318,8 +353,7 @@ class _Scope:
         current = self.order.get(key, _NONE)
         if v:
             if any(u.container == "set" for u in current) and isinstance(
-                getattr(s, "op", None), (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor)
-            ):
+                    s.op, (ast.BitOr, ast.BitAnd, ast.Sub, ast.BitXor)):
                 return
             self.order[key] = current + _derive(v, value)
 
@@ -340,6 +374,7 @@ class _Scope:
             if entry is not None and key is not None:
                 entry[1].append(key)
                 self.m.generator_keys.add(key)
+                self.m.created_in.add((self.sid, key))
             name = _terminal(target)
             if (name is not None and self.created is None and C.MODEL_TARGET.search(name)
                     and self.builds_new(value, target)):
@@ -526,8 +561,8 @@ class _Scope:
                 if self._body_sensitive(s.body, collected, counters):
                     return True
             elif isinstance(s, _TRY_TYPES):
-                parts = [s.body, s.orelse, s.finalbody]  # type: ignore[attr-defined]
-                parts += [h.body for h in s.handlers]  # type: ignore[attr-defined]
+                body, handlers, orelse, final = _try_parts(s)
+                parts = [body, orelse, final, *(h.body for h in handlers)]
                 if any(self._body_sensitive(p, collected, counters) for p in parts):
                     return True
             else:
@@ -589,57 +624,55 @@ class _Scope:
 
     # ------------------------------------------------------------------ expressions
     def expr(self, e: ast.expr) -> V:
-        t = type(e)
-        if t is ast.Name:
-            name = e.id  # type: ignore[attr-defined]
-            tainted = self.taint.get(name)
+        """Evaluate an expression: visit every sub-expression once, return its arbitrary-order origins."""
+        if isinstance(e, ast.Name):
+            tainted = self.taint.get(e.id)
             if tainted is not None:
                 self.hits.append(tainted)
-            return self.order.get(name, _NONE)
-        if t is ast.Constant:
+            return self.order.get(e.id, _NONE)
+        if isinstance(e, ast.Constant):
             return _NONE
-        if t is ast.Call:
-            return self.call(e)  # type: ignore[arg-type]
-        if t is ast.Attribute:
+        if isinstance(e, ast.Call):
+            return self.call(e)
+        if isinstance(e, ast.Attribute):
             key = dotted(e)
             if key is not None and key in self.order:
                 return self.order[key]
-            self.expr(e.value)  # type: ignore[attr-defined]
+            self.expr(e.value)
             return _NONE
-        if t is ast.Subscript:
-            v = self.expr(e.value)  # type: ignore[attr-defined]
-            self.expr(e.slice)  # type: ignore[attr-defined]
+        if isinstance(e, ast.Subscript):
+            v = self.expr(e.value)
+            self.expr(e.slice)
             for u in v:
                 if u.container == "seq":
                     self.sink(u, e, "into indexing")
             return _NONE
-        if t is ast.BinOp:
-            return self.binop(e)  # type: ignore[arg-type]
-        if t is ast.BoolOp:
+        if isinstance(e, ast.BinOp):
+            return self.binop(e)
+        if isinstance(e, ast.BoolOp):
             out: V = _NONE
-            for value in e.values:  # type: ignore[attr-defined]
+            for value in e.values:
                 out += self.expr(value)
             return out
-        if t is ast.IfExp:
-            self.expr(e.test)  # type: ignore[attr-defined]
-            return self.expr(e.body) + self.expr(e.orelse)  # type: ignore[attr-defined]
-        if t is ast.List or t is ast.Tuple:
+        if isinstance(e, ast.IfExp):
+            self.expr(e.test)
+            return self.expr(e.body) + self.expr(e.orelse)
+        if isinstance(e, (ast.List, ast.Tuple)):
             out = _NONE
-            for elt in e.elts:  # type: ignore[attr-defined]
+            for elt in e.elts:
                 if isinstance(elt, ast.Starred):
                     out += _derive(self.expr(elt.value), e)
                 else:
                     self.expr(elt)
             return out
-        if t is ast.Set:
-            elts = e.elts  # type: ignore[attr-defined]
-            for elt in elts:
+        if isinstance(e, ast.Set):
+            for elt in e.elts:
                 self.expr(elt.value if isinstance(elt, ast.Starred) else elt)
-            if all(isinstance(x, ast.Constant) and isinstance(x.value, int) for x in elts):
+            if all(isinstance(x, ast.Constant) and isinstance(x.value, int) for x in e.elts):
                 return _NONE  # small ints hash to themselves: the order is stable
             return (_Unordered("set", "set", e, "set"),)
-        if t is ast.Dict:
-            for k, value in zip(e.keys, e.values):  # type: ignore[attr-defined]
+        if isinstance(e, ast.Dict):
+            for k, value in zip(e.keys, e.values):
                 if k is not None:
                     self.expr(k)
                 mark = len(self.hits)
@@ -648,37 +681,36 @@ class _Scope:
                 if key is not None and "seed" in key.lower():
                     self.report_taint(mark)
             return _NONE
-        if t in (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp):
+        if isinstance(e, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
             return self.comprehension(e)
-        if t is ast.Compare:
-            self.expr(e.left)  # type: ignore[attr-defined]
-            for c in e.comparators:  # type: ignore[attr-defined]
+        if isinstance(e, ast.Compare):
+            self.expr(e.left)
+            for c in e.comparators:
                 self.expr(c)
             return _NONE
-        if t is ast.NamedExpr:
-            v = self.expr(e.value)  # type: ignore[attr-defined]
-            self.bind(e.target, v, e.value)  # type: ignore[attr-defined]
+        if isinstance(e, ast.NamedExpr):
+            v = self.expr(e.value)
+            self.bind(e.target, v, e.value)
             return v
-        if t is ast.Await:
-            return self.expr(e.value)  # type: ignore[attr-defined]
-        if t is ast.Yield or t is ast.YieldFrom:
-            value = e.value  # type: ignore[attr-defined]
-            if value is not None:
-                for u in self.expr(value):
-                    if u.container == "seq" or t is ast.YieldFrom:
-                        self.sink(u, value, "into the yielded items")
+        if isinstance(e, ast.Await):
+            return self.expr(e.value)
+        if isinstance(e, (ast.Yield, ast.YieldFrom)):
+            if e.value is not None:
+                for u in self.expr(e.value):
+                    if u.container == "seq" or isinstance(e, ast.YieldFrom):
+                        self.sink(u, e.value, "into the yielded items")
             return _NONE
-        if t is ast.Lambda:
-            self.expr(e.body)  # type: ignore[attr-defined]
+        if isinstance(e, ast.Lambda):
+            self.expr(e.body)
             return _NONE
         for child in ast.iter_child_nodes(e):
             if isinstance(child, ast.expr):
                 self.expr(child)
         return _NONE
 
-    def comprehension(self, e: ast.expr) -> V:
+    def comprehension(self, e: ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp) -> V:
         first: V = _NONE
-        for gen in e.generators:  # type: ignore[attr-defined]
+        for gen in e.generators:
             v = self.expr(gen.iter)
             if v and not first:
                 first = v
@@ -688,7 +720,7 @@ class _Scope:
             self.expr(e.key)
             self.expr(e.value)
         else:
-            self.expr(e.elt)  # type: ignore[attr-defined]
+            self.expr(e.elt)
         if isinstance(e, ast.SetComp):
             return (_Unordered("set", "set", e, "set"),)
         if not first:
@@ -744,7 +776,7 @@ class _Scope:
             else:
                 key = dotted(receiver)
                 if key is not None:
-                    self.m.seeded.add(key)
+                    self.m.seeded.add((self.sid, key))
         # receiver first, then arguments, left to right (the order Python evaluates them)
         recv: V = self.expr(receiver) if receiver is not None else _NONE
         if receiver is None and not isinstance(func, ast.Name):
@@ -870,7 +902,7 @@ class _Scope:
                               "derive_seed(seed, 'purpose')")
         elif q in C.TORCH_GENERATORS:
             if id(node) not in self.m.chain_seeded:
-                self.m.generators[id(node)] = (node, [])
+                self.m.generators[id(node)] = (node, [], self.sid)
         # RPT005: clock, pid, uuid, urandom, hash(str)
         clock = C.CLOCK_SOURCES.get(q)
         if clock is not None:
@@ -882,7 +914,7 @@ class _Scope:
             for a in node.args:
                 key = dotted(a)
                 if key is not None and key in self.m.generator_keys:
-                    self.m.seeded.add(key)
+                    self.m.seeded.add((self.sid, key))
         # RPT007 and the deterministic-mode fact used by RPT012
         if q == "torch.use_deterministic_algorithms":
             mode = _kw(node, "mode", 0)
@@ -977,14 +1009,13 @@ class _Scope:
                           f"seed made by arithmetic ({ast.unparse(e)}) collides across seeds: "
                           f"(seed=0, rank=1) and (seed=1, rank=0) get the same stream")
 
-    def _term_is(self, t: ast.expr, pred: object) -> bool:
-        check = pred  # type: ignore[assignment]
+    def _term_is(self, t: ast.expr, pred: Callable[[ast.expr], bool]) -> bool:
         if isinstance(t, ast.BinOp) and isinstance(t.op, (ast.Mult, ast.LShift)):
             return self._term_is(t.left, pred) or self._term_is(t.right, pred)
         if isinstance(t, ast.Call) and isinstance(t.func, ast.Name) and t.func.id == "int" \
                 and t.args:
             return self._term_is(t.args[0], pred)
-        return bool(check(t))  # type: ignore[operator]
+        return pred(t)
 
     def _is_seed_name(self, t: ast.expr) -> bool:
         if isinstance(t, ast.Call):
@@ -1063,19 +1094,20 @@ class _Scope:
             reasons.append("worker seeds")
         if not reasons:
             return
+        verb = "come" if len(reasons) > 1 else "comes"
+        tail = " and depend on num_workers" if "worker seeds" in reasons else ""
         self.m.report(node, "RPT010",
                       f"{name} without generator= or worker_init_fn=: its "
-                      f"{' and '.join(reasons)} {'come' if len(reasons) > 1 else 'comes'} from the global torch RNG stream"
-                      + (" and depend on num_workers" if "worker seeds" in reasons else ""))
+                      f"{' and '.join(reasons)} {verb} from the global torch RNG stream{tail}")
 
     def check_nondet(self, node: ast.Call, q: str, last: str | None, attr: str | None) -> None:
         entry = C.NONDET_FUNCS.get(q)
         method = False
-        if entry is None and attr is not None and attr in C.NONDET_METHODS:
-            recv_q = self.q(node.func.value)  # type: ignore[attr-defined]
+        if entry is None and isinstance(node.func, ast.Attribute) and attr in C.NONDET_METHODS:
+            recv_q = self.q(node.func.value)
             if recv_q is not None and recv_q.split(".", 1)[0] in ("numpy", "pandas", "np"):
                 return
-            entry = C.NONDET_METHODS[attr]
+            entry = C.NONDET_METHODS[node.func.attr]
             method = True
         if entry is None:
             return
@@ -1109,8 +1141,11 @@ class _Scope:
         if dtype is not None:
             name = (_terminal(dtype) or "").lower()
             return "int" in name or "long" in name or "bool" in name
-        subject = node.func.value if method else (  # type: ignore[attr-defined]
-            node.args[0] if node.args else None)
+        subject: ast.expr | None
+        if method and isinstance(node.func, ast.Attribute):
+            subject = node.func.value
+        else:
+            subject = node.args[0] if node.args else None
         if isinstance(subject, ast.Compare):
             return True
         while isinstance(subject, ast.Call) and isinstance(subject.func, ast.Attribute):
