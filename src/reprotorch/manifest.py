@@ -16,12 +16,10 @@ traced process, including processes that never imported torch.
 
 from __future__ import annotations
 
-import datetime
+# platform, subprocess, datetime and hashlib are imported where used: this module
+# is imported with the package (``reprotorch.manifest``), on every start of the CLI.
 import enum
-import hashlib
 import os
-import platform
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -144,6 +142,8 @@ def relevant_environment(environ: Mapping[str, str] | None = None) -> dict[str, 
 
 
 def _git(args: list[str], cwd: str) -> str | None:
+    import subprocess
+
     try:
         proc = subprocess.run(
             ["git", *args],
@@ -165,6 +165,8 @@ def git_state(cwd: str | os.PathLike[str] | None = None) -> dict[str, Any] | Non
     ``diff_hash`` fingerprints the uncommitted changes to tracked files, so two
     runs that are both "dirty" but with different edits do not look alike.
     """
+    import hashlib
+
     where = os.getcwd() if cwd is None else os.fspath(cwd)
     root = _git(["rev-parse", "--show-toplevel"], where)
     if root is None:
@@ -295,6 +297,10 @@ def manifest(*, import_torch: bool = True, probe_devices: bool = True) -> dict[s
     imported it; ``probe_devices=False`` names CUDA devices only if CUDA is
     already initialised.
     """
+    import datetime
+    import hashlib
+    import platform
+
     from . import __version__
     from .determinism import hashseed_at_startup
 

@@ -188,7 +188,7 @@ def _one_run(args: argparse.Namespace, command: list[str], program: str, index: 
     settings = LaunchSettings(
         seed=args.seed,
         deterministic=args.deterministic,
-        trace=str(directory / "trace.jsonl"),
+        trace=str(directory / f"run{index}.trace.jsonl"),  # the name tells the runs apart in reports
         report_dir=str(directory / "reports"),
         threads=threads,
         hashseed=hashseed,
@@ -339,7 +339,8 @@ def _verdict_text(runs: list[RunRecord], differences: list[dict[str, Any]], warn
             if div is None:
                 lines.append(f"    {t['message']}")
                 continue
-            lines.append(f"    first divergence ({t['rank']}): " + t["message"].replace("\n", "\n      "))
+            where = "" if t["rank"] == "main" else f" ({t['rank']})"
+            lines.append(f"    first divergence{where}: " + t["message"].replace("\n", "\n    "))
         if d["files"]:
             lines.append("    files that differ:")
             lines.extend(f"      {f['message']}" for f in d["files"])

@@ -40,14 +40,14 @@ def render(doc: dict[str, Any]) -> str:
     py = doc["python"]
     section("python")
     rows += [
-        ("version", f"{py['version']} ({py['implementation']})"),
+        ("python", f"{py['version']} ({py['implementation']})"),
         ("executable", py["executable"]),
         ("PYTHONHASHSEED at start-up", _v(py["hashseed_at_startup"]) + ("" if py["hashseed_at_startup"] else
                                          "  (unset: set/dict order of strings changes per run)")),
     ]
     t = doc["torch"]
     section("torch")
-    rows.append(("version", _v(t.get("version"))))
+    rows.append(("torch", _v(t.get("version"))))
     for key in ("cuda", "cudnn", "nccl", "hip", "git_version", "mkl", "mkldnn", "openmp", "debug"):
         if key in t:
             rows.append((key, _v(t[key])))

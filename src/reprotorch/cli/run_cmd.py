@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    import subprocess
 
 from . import CLIError
 
@@ -127,6 +126,7 @@ def wait_forwarding_signals(proc: subprocess.Popen[Any]) -> int:
 
     Returns the shell-style status: the exit code, or 128 + N for a signal N.
     """
+    import signal
 
     def forward(signum: int, _frame: Any) -> None:
         try:
@@ -181,6 +181,11 @@ def run(args: argparse.Namespace) -> int:
             os.execve(program, command, env)
         except OSError as exc:
             raise CLIError(f"cannot execute {command[0]!r}: {exc.strerror or exc}", 126) from None
+
+    # subprocess and tempfile are only needed on this path, not before an exec.
+    import subprocess
+    import tempfile
+    import time
 
     with tempfile.TemporaryDirectory(prefix="reprotorch-run-") as report_dir:
         settings = LaunchSettings(
