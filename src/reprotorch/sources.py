@@ -18,7 +18,7 @@ import logging
 import random
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Protocol, runtime_checkable
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "get_source",
     "iter_sources",
     "source_names",
+    "snapshot_functions",
 ]
 
 _log = logging.getLogger("reprotorch")
@@ -44,6 +45,13 @@ class RandomSource(Protocol):
     float, bool, None) so that states can be stored without pickle. ``seed``
     receives a non-negative integer of up to 128 bits; a generator that takes
     fewer bits should fold or truncate it and document what it keeps.
+
+    Optional fast path: a source may also define ``snapshot() -> object`` and
+    ``restore(snapshot)`` working on the library's native state object (no JSON
+    encoding). Per-sample data seeding saves and restores the caller's
+    generators around every sample in the main process, where the JSON encoding
+    would dominate (about 40 µs for NumPy); :func:`snapshot_functions` uses the
+    fast path when a source has it and falls back to ``get_state``/``set_state``.
     """
 
     name: str
@@ -94,6 +102,12 @@ class PythonRandomSource:
 
     def set_state(self, state: Any) -> None:
         random.setstate(decode_python_random_state(state))
+
+    def snapshot(self) -> Any:
+        return random.getstate()
+
+    def restore(self, snapshot: Any) -> None:
+        random.setstate(snapshot)
 
 
 def encode_python_random_state(state: tuple[Any, ...]) -> dict[str, Any]:
@@ -161,6 +175,16 @@ class NumpyGlobalSource:
         import numpy as np
 
         np.random.set_state(decode_numpy_legacy_state(state))
+
+    def snapshot(self) -> Any:
+        import numpy as np
+
+        return np.random.get_state()
+
+    def restore(self, snapshot: Any) -> None:
+        import numpy as np
+
+        np.random.set_state(snapshot)
 
 
 def encode_numpy_legacy_state(state: dict[str, Any]) -> dict[str, Any]:
@@ -251,6 +275,16 @@ class TorchCPUSource:
         torch.default_generator.set_state(
             decode_torch_generator_state(state, "torch state", current.numel())
         )
+
+    def snapshot(self) -> Any:
+        import torch
+
+        return torch.default_generator.get_state()
+
+    def restore(self, snapshot: Any) -> None:
+        import torch
+
+        torch.default_generator.set_state(snapshot)
 
 
 class _TorchDeviceSource:
@@ -349,6 +383,15 @@ class MPSSource:
 
         current = torch.mps.get_rng_state()
         torch.mps.set_rng_state(decode_torch_generator_state(state, "mps state", current.numel()))
+
+
+def snapshot_functions(source: RandomSource) -> tuple[Callable[[], Any], Callable[[Any], None]]:
+    """``(save, restore)`` for in-process save/restore of ``source``: native if it offers it, else JSON state."""
+    snap = getattr(source, "snapshot", None)
+    rest = getattr(source, "restore", None)
+    if callable(snap) and callable(rest):
+        return snap, rest
+    return source.get_state, source.set_state
 
 
 _lock = threading.RLock()

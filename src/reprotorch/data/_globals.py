@@ -2,20 +2,19 @@
 
 The registry's ``get_state`` / ``set_state`` produce JSON-able data for
 checkpoints; that encoding costs about 40 µs for NumPy alone, far over a
-per-sample budget. For the three built-in CPU sources this module uses the
-libraries' native state objects instead (same information, no encoding); any
-other source (a plugin) goes through its own ``get_state`` / ``set_state``.
+per-sample budget. Sources that offer the optional native ``snapshot`` /
+``restore`` pair (the built-in CPU sources do) are saved through it; any other
+source (a plugin) goes through its own ``get_state`` / ``set_state``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import random
 from collections.abc import Callable
 from functools import cache
 from typing import Any
 
-from ..sources import NumpyGlobalSource, PythonRandomSource, RandomSource, TorchCPUSource
+from ..sources import RandomSource, snapshot_functions
 
 Snapshot = list[tuple[Callable[[Any], Any], Any]]
 
@@ -33,26 +32,11 @@ def salt(name: str) -> int:
     return int.from_bytes(digest, "little")
 
 
-def _native_accessors(source: RandomSource) -> tuple[Callable[[], Any], Callable[[Any], Any]]:
-    if isinstance(source, PythonRandomSource):
-        return random.getstate, random.setstate
-    if isinstance(source, NumpyGlobalSource):
-        import numpy as np
-
-        return np.random.get_state, np.random.set_state
-    if isinstance(source, TorchCPUSource):
-        import torch
-
-        gen = torch.default_generator
-        return gen.get_state, gen.set_state
-    return source.get_state, source.set_state
-
-
 class GlobalSnapshotter:
     """Saves and restores a fixed list of sources with the cheapest exact method available."""
 
     def __init__(self, sources: list[RandomSource]) -> None:
-        self._accessors = [_native_accessors(s) for s in sources]
+        self._accessors = [snapshot_functions(s) for s in sources]
 
     def save(self) -> Snapshot:
         return [(setter, getter()) for getter, setter in self._accessors]
