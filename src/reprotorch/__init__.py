@@ -17,6 +17,7 @@ from .determinism import (
 )
 from .distributed import init_random_seed, set_random_seed, sync_seed
 from .errors import ReproducibilityError, SeedMismatchError, StateMismatchError
+from .fingerprint import fingerprint
 from .seeding import derive_seed, seed_everything
 from .sources import RandomSource, register_source, unregister_source
 from .state import (
@@ -27,6 +28,7 @@ from .state import (
     restore_rng_state,
     unregister_generator,
 )
+from .tracing import Divergence, Tracer, compare_traces, load_trace, trace
 
 __all__ = [
     "__version__",
@@ -52,4 +54,10 @@ __all__ = [
     "ReproducibilityError",
     "StateMismatchError",
     "SeedMismatchError",
+    "fingerprint",
+    "Tracer",
+    "trace",
+    "load_trace",
+    "compare_traces",
+    "Divergence",
 ]
