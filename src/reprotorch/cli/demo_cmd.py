@@ -78,13 +78,17 @@ def _log_to_stderr() -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    from reprotorch import ReproducibilityError
     from reprotorch.demo import DetectionConfig, train
 
     cfg = DetectionConfig.load(args.config) if args.config else DetectionConfig()
     _log_to_stderr()
-    result = train(
-        cfg, work_dir=args.work_dir, resume_from=args.resume_from, stop_after_step=args.stop_after_step
-    )
+    try:
+        result = train(
+            cfg, work_dir=args.work_dir, resume_from=args.resume_from, stop_after_step=args.stop_after_step
+        )
+    except ReproducibilityError as exc:
+        raise CLIError(str(exc)) from None
     if args.train_json:
         print(json.dumps(result))
         return 0

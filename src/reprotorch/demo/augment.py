@@ -33,7 +33,7 @@ __all__ = [
     "Normalize",
     "EncodeTargets",
     "train_pipeline",
-    "test_pipeline",
+    "eval_pipeline",
     "MEAN",
     "STD",
 ]
@@ -194,6 +194,6 @@ def train_pipeline(num_classes: int) -> Compose:
     ])
 
 
-def test_pipeline() -> Compose:
+def eval_pipeline() -> Compose:
     """No augmentation: tensor and normalisation only; returns the results dict (boxes kept for mAP)."""
     return Compose([ToTensor(), Normalize()])

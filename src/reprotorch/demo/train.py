@@ -35,7 +35,7 @@ import torch
 
 import reprotorch
 
-from .augment import test_pipeline, train_pipeline
+from .augment import eval_pipeline, train_pipeline
 from .checkpoint import atomic_write_text, load_checkpoint, save_checkpoint
 from .config import SEED_SOURCES, DetectionConfig
 from .evaluate import evaluate
@@ -168,6 +168,25 @@ def _check_resume(ckpt: dict[str, Any], cfg: DetectionConfig, path: Any) -> None
             )
 
 
+def _total_steps(cfg: DetectionConfig) -> int:
+    return cfg.epochs * -(-cfg.num_train // cfg.batch_size)
+
+
+def _check_steps(cfg: DetectionConfig, ckpt: dict[str, Any] | None, stop_after_step: int | None) -> None:
+    """Refuse impossible step ranges before anything (seeds included) is changed."""
+    total = _total_steps(cfg)
+    step = int(ckpt["step"]) if ckpt is not None else 0
+    if step >= total:
+        raise ValueError(
+            f"the checkpoint is already at step {step} of {total}; raise epochs to train further"
+        )
+    if stop_after_step is not None and not step < stop_after_step <= total:
+        raise ValueError(
+            f"stop_after_step must be in [{step + 1}, {total}] (the run starts at step {step} "
+            f"of {total}), got {stop_after_step}"
+        )
+
+
 def _dataset_classes_check(ckpt: dict[str, Any], classes: tuple[str, ...]) -> None:
     saved = tuple(ckpt["meta"].get("classes", ()))
     if saved and saved != classes:
@@ -225,6 +244,7 @@ def train(
     ckpt = load_checkpoint(resume_from) if resume_from is not None else None
     if ckpt is not None:
         _check_resume(ckpt, cfg, resume_from)
+    _check_steps(cfg, ckpt, stop_after_step)
     device = _resolve_device(cfg.device)
     work_path.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
@@ -259,7 +279,7 @@ def _train(
     train_set.pipeline = train_pipeline(len(classes))
     val_set = ShapesDataset(
         cfg.num_val, image_size=cfg.image_size, content_seed=VAL_CONTENT_SEED, classes=classes,
-        pipeline=test_pipeline(),
+        pipeline=eval_pipeline(),
     )
     meta["classes"] = list(classes)
 
@@ -289,18 +309,9 @@ def _train(
         if exact:
             # Last, right before the loop: nothing may draw between here and the next step.
             reprotorch.restore_rng_state(reprotorch.RNGState.from_dict(ckpt["rng"]))
-    end = total_steps
-    if stop_after_step is not None:
-        if not step < stop_after_step <= total_steps:
-            raise ValueError(
-                f"stop_after_step must be in [{step + 1}, {total_steps}] (the run is at step {step} "
-                f"of {total_steps}), got {stop_after_step}"
-            )
-        end = stop_after_step
-    if step >= total_steps:
-        raise ValueError(
-            f"the checkpoint is already at step {step} of {total_steps}; raise epochs to train further"
-        )
+    if total_steps != _total_steps(cfg):  # pragma: no cover - both count ceil(num_train / batch_size)
+        raise RuntimeError(f"the loader has {steps_per_epoch} batches per epoch, expected {_total_steps(cfg) // cfg.epochs}")
+    end = total_steps if stop_after_step is None else stop_after_step
 
     _log.info(
         "Set random seed to %d, deterministic: %s; %s, %d steps from step %d",
