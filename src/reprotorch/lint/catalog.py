@@ -220,6 +220,8 @@ INT_HINT = re.compile(r"seed|rank|epoch|step|idx|index|(?:^|_)id$|num|count|work
 #         torch.use_deterministic_algorithms(True))
 
 _DET = "torch.use_deterministic_algorithms(True) selects a deterministic implementation"
+_GATHER = ("-log_probs.gather(1, target[:, None]).mean() is deterministic under deterministic "
+           "algorithms (mind ignore_index and weights)")
 
 NONDET_FUNCS: dict[str, tuple[str, str, bool]] = {
     "torch.index_add": ("index_add", _DET, True),
@@ -247,10 +249,8 @@ NONDET_FUNCS: dict[str, tuple[str, str, bool]] = {
                                               False),
     "torch.nn.functional.grid_sample": ("grid_sample backward",
                                         "no deterministic CUDA backward in PyTorch", False),
-    "torch.nn.functional.nll_loss": ("nll_loss", "-log_probs.gather(1, target[:, None]).mean() "
-                                     "is deterministic", False),
-    "torch.nn.NLLLoss": ("NLLLoss", "-log_probs.gather(1, target[:, None]).mean() is "
-                         "deterministic", False),
+    "torch.nn.functional.nll_loss": ("nll_loss", _GATHER, False),
+    "torch.nn.NLLLoss": ("NLLLoss", _GATHER, False),
     "torch.nn.functional.embedding_bag": ("embedding_bag(mode='max') backward",
                                           "mode='sum' or 'mean' is deterministic", False),
     "torch.nn.EmbeddingBag": ("EmbeddingBag(mode='max') backward",
