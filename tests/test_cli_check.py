@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
 import subprocess
 import sys
 import textwrap
@@ -16,6 +14,7 @@ from pathlib import Path
 import pytest
 
 PY = sys.executable
+CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
 def clean_env(**extra: str) -> dict[str, str]:
@@ -200,19 +199,23 @@ THREADS = """
 """
 
 
-@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two usable cores to vary the thread count")
+@pytest.mark.skipif(CORES < 2, reason="needs two usable cores to vary the thread count")
 def test_vary_threads_gives_odd_runs_every_core_and_even_runs_one(tmp_path: Path) -> None:
     script = write(tmp_path, "threads.py", THREADS)
     result = cli("check", "--vary", "threads", "--stdout", "--json", "--", PY, str(script))
     assert result.returncode == 1, result.stdout + result.stderr
     doc = json.loads(result.stdout)
-    cores = len(os.sched_getaffinity(0))
+    cores = CORES
     assert [r["threads"] for r in doc["run_details"]] == [cores, 1]
     stdout = doc["differences"][0]["stdout"]
     assert (stdout["a"], stdout["b"]) == (f"intra-op threads: {cores}", "intra-op threads: 1")
 
 
+@pytest.mark.skipif(os.name != "posix", reason="needs a pseudo-terminal")
 def test_progress_is_shown_on_a_terminal_only(tmp_path: Path) -> None:
+    import pty
+    import select
+
     script = write(tmp_path, "slow.py", """
         import time
         print("epoch 1 of 1", flush=True)
@@ -288,3 +291,21 @@ def test_a_crashing_command_is_one_line_with_its_error_and_status_2(tmp_path: Pa
     doc = json.loads(result.stdout)
     assert doc["status"] == "error" and doc["exit_status"] == 2
     assert doc["stderr_tail"][0].startswith("Traceback")  # the full tail is in the JSON
+
+
+def test_keep_replaces_its_own_runs_but_never_a_foreign_directory(tmp_path: Path) -> None:
+    script = write(tmp_path, "hello.py", 'print("hello")\n')
+    keep = tmp_path / "keep"
+    for _ in range(2):  # the second check replaces the first one's runs
+        result = cli("check", "--stdout", "--keep", str(keep), "--", PY, str(script))
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert (keep / "run2" / "stdout.txt").read_text() == "hello\n"
+    assert (keep / "run1" / "manifest.json").is_file()
+
+    foreign = tmp_path / "mine"
+    (foreign / "run1").mkdir(parents=True)
+    (foreign / "run1" / "precious.txt").write_text("do not delete")
+    result = cli("check", "--stdout", "--keep", str(foreign), "--", PY, str(script))
+    assert result.returncode == 2
+    assert "was not written by reprotorch check" in one_line_error(result)
+    assert (foreign / "run1" / "precious.txt").read_text() == "do not delete"

@@ -323,13 +323,16 @@ def test_a_missing_script_is_pythons_one_line_error_and_status_2(tmp_path: Path)
 
 def test_a_signal_that_kills_the_command_is_128_plus_n(tmp_path: Path) -> None:
     result = cli(
-        "run", "--manifest", str(tmp_path / "m.json"), "--", PY, "-c",
+        "run", "--seed", "9", "--manifest", str(tmp_path / "m.json"), "--", PY, "-c",
         "import os, signal; os.kill(os.getpid(), signal.SIGTERM)",
     )
     assert result.returncode == 128 + 15
     doc = json.loads((tmp_path / "m.json").read_text())
     assert doc["run"]["exit_status"] == 143
     assert doc["processes"] == {}  # killed before its exit handler could report
+    # So the manifest describes what the command was started with.
+    assert doc["seed"] == 9 and doc["python"]["hashseed_at_startup"] == "9"
+    assert doc["environment"]["PYTHONHASHSEED"] == "9"
 
 
 def test_help_does_not_import_torch_or_numpy() -> None:

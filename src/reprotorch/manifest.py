@@ -504,10 +504,12 @@ def _walk(a: Any, b: Any, key: str, out: list[tuple[str, Any, Any]]) -> None:
         for k in list(a) + [k for k in b if k not in a]:
             _walk(a.get(k, _MISSING), b.get(k, _MISSING), f"{key}.{k}" if key else str(k), out)
         return
-    if a is _MISSING and b is _MISSING:
-        return
+    # Absent and null both mean "no value" (``torch.cuda`` is null on a CPU build and
+    # absent when torch is not imported); only a real value against none differs.
+    a = None if a is _MISSING else a
+    b = None if b is _MISSING else b
     if a != b:
-        out.append((key, None if a is _MISSING else a, None if b is _MISSING else b))
+        out.append((key, a, b))
 
 
 def _comparable(document: dict[str, Any]) -> dict[str, Any]:

@@ -33,6 +33,7 @@ FORMAT_NAME = "reprotorch.check"
 FORMAT_VERSION = 1
 VARY_CHOICES = ("hashseed", "threads")
 MAX_RUNS = 1000
+_MARKER = ".reprotorch-check"  # marks the run directories check may replace under --keep
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -182,8 +183,14 @@ def _one_run(args: argparse.Namespace, command: list[str], program: str, index: 
     from ..launch.reports import collect_reports, run_manifest, trace_files
 
     if directory.exists():
-        shutil.rmtree(directory)
+        if not (directory / _MARKER).exists():
+            raise CLIError(
+                f"{directory} exists and was not written by reprotorch check; give --keep a new "
+                "or empty directory (or one a previous check wrote)"
+            )
+        shutil.rmtree(directory)  # a previous check's run: replace it
     (directory / "reports").mkdir(parents=True)
+    (directory / _MARKER).write_text("written by reprotorch check; replaced by the next check\n")
     hashseed, threads = _vary_settings(args.vary, index)
     settings = LaunchSettings(
         seed=args.seed,
@@ -322,8 +329,10 @@ def _verdict_text(runs: list[RunRecord], differences: list[dict[str, Any]], warn
         fp = _overall_fingerprint(first)
         lines.append(f"reproducible: {len(runs)} runs, {steps} steps, bitwise identical (fingerprint {fp})")
         parts = []
-        if first.traces:
-            parts.append("traces " + ", ".join(t or "main" for t in first.traces))
+        if list(first.traces) == [""]:
+            parts.append("trace")
+        elif first.traces:
+            parts.append("traces " + ", ".join(first.traces))
         if first.files:
             parts.append(f"{len(first.files)} file(s)")
         if first.stdout is not None:
@@ -339,8 +348,8 @@ def _verdict_text(runs: list[RunRecord], differences: list[dict[str, Any]], warn
             if div is None:
                 lines.append(f"    {t['message']}")
                 continue
-            where = "" if t["rank"] == "main" else f" ({t['rank']})"
-            lines.append(f"    first divergence{where}: " + t["message"].replace("\n", "\n    "))
+            where = "" if t["rank"] == "main" else f"{t['rank']}: "
+            lines.append(f"    {where}" + t["message"].replace("\n", "\n    "))
         if d["files"]:
             lines.append("    files that differ:")
             lines.extend(f"      {f['message']}" for f in d["files"])

@@ -104,6 +104,11 @@ def run_manifest(
         doc = manifest(import_torch=False, probe_devices=False)
         doc["command"] = dict(doc["command"], argv=list(command))
         doc["environment"] = relevant_environment(child_env)
+        # This interpreter is not the command's: take what the command was started with.
+        hashseed = child_env.get("PYTHONHASHSEED")
+        doc["python"] = dict(doc["python"], hashseed_at_startup=None if hashseed in (None, "random") else hashseed)
+        seed_text = child_env.get("REPROTORCH_SEED", "")
+        doc["seed"] = settings.seed if settings.seed is not None else (int(seed_text) if seed_text.isdigit() else None)
         source = "reprotorch run (no process of the command reported at exit)"
     processes: dict[str, Any] = {}
     for report in reports:
