@@ -18,6 +18,7 @@ from .determinism import (
 from .distributed import init_random_seed, set_random_seed, sync_seed
 from .errors import ReproducibilityError, SeedMismatchError, StateMismatchError
 from .fingerprint import fingerprint
+from .manifest import diff_manifests, manifest
 from .seeding import derive_seed, seed_everything
 from .sources import RandomSource, register_source, unregister_source
 from .state import (
@@ -54,6 +55,8 @@ __all__ = [
     "ReproducibilityError",
     "StateMismatchError",
     "SeedMismatchError",
+    "manifest",
+    "diff_manifests",
     "fingerprint",
     "Tracer",
     "trace",
