@@ -95,6 +95,14 @@ def test_usage_errors_exit_2_with_one_line(project: Path, args: list[str], messa
     assert message in out.stderr and "Traceback" not in out.stderr
 
 
+def test_empty_selection_warns_but_passes(project: Path) -> None:
+    (project / "empty").mkdir()
+    out = lint("empty", cwd=project)
+    assert out.returncode == 0
+    assert out.stdout == "All checks passed (0 files).\n"
+    assert "no Python files to check under empty" in out.stderr
+
+
 def test_bad_pyproject_is_a_usage_error(project: Path) -> None:
     (project / "pyproject.toml").write_text("[tool.reprotorch.lint]\nselect = ['RPT1234']\n")
     out = lint("train.py", cwd=project)

@@ -104,5 +104,9 @@ def run(args: argparse.Namespace) -> int:
             raise CLIError(str(exc)) from None
         findings = check_files(files, cfg.enabled)
         files_checked = findings.files_checked
+        if not files:
+            print("reprotorch lint: warning: no Python files to check under "
+                  f"{', '.join(paths)} (git-ignored and excluded files are skipped)",
+                  file=sys.stderr)
     sys.stdout.write(render(args.format, findings, files_checked))
     return 1 if findings and not args.exit_zero else 0

@@ -70,7 +70,7 @@ def _walk_files(directory: Path) -> list[str]:
     for root, dirs, files in os.walk(directory):
         dirs[:] = sorted(d for d in dirs if not is_excluded(d, DEFAULT_EXCLUDES))
         rel_root = os.path.relpath(root, directory)
-        for f in files:
+        for f in sorted(files):
             out.append(f if rel_root == "." else os.path.join(rel_root, f).replace(os.sep, "/"))
     return out
 
