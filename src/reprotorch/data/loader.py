@@ -156,7 +156,7 @@ class SeededDataLoader(DataLoader):
         sampler = SeededSampler(dataset, seed=seed, shuffle=shuffle, num_replicas=num_replicas, rank=rank)
         import torch
 
-        generator = torch.Generator()
+        generator = torch.Generator()  # noqa: RPT004 - seeded per epoch in __iter__ (derive_seed(seed, "loader", epoch))
         if dataloader_kwargs.get("worker_init_fn") is None:
             dataloader_kwargs["worker_init_fn"] = partial(worker_init_fn, rank=sampler.rank, seed=sampler.seed)
         super().__init__(
