@@ -80,7 +80,9 @@ def main() -> None:
     parser.add_argument("--torch-repeat", type=int, default=7)
     args = parser.parse_args()
     rt = reprotorch_command()
-    print(f"python: {PY}\nreprotorch: {' '.join(rt)}\ncpus: {os.cpu_count()}\n")
+    print(f"python: {PY}\nreprotorch: {' '.join(rt)}\ncpus: {os.cpu_count()}")
+    # With it set, every module is compiled at every start: the CLI's own start-up looks slower.
+    print(f"PYTHONDONTWRITEBYTECODE: {os.environ.get('PYTHONDONTWRITEBYTECODE', '(unset)')}\n")
     _, _ = compare("python -c pass", [PY, "-c", "pass"], [*rt, "run", "--seed", "0", "--", PY, "-c", "pass"],
                    args.repeat)
     _, _ = compare(

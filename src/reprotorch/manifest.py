@@ -437,7 +437,8 @@ _RULES: tuple[tuple[str, Importance], ...] = (
     ("run.vary", Importance.HIGH),
     ("run.exit_status", Importance.MEDIUM),
     ("run", Importance.LOW),
-    ("command.argv", Importance.HIGH),
+    # The interpreter's path differs between machines harmlessly; run.command is the command.
+    ("command.argv", Importance.MEDIUM),
     ("command", Importance.LOW),
     ("torch.version", Importance.HIGH),
     ("torch.git_version", Importance.HIGH),
