@@ -397,7 +397,8 @@ def render_markdown(doc: dict[str, Any]) -> str:
         f"Seed {s['seed']}; {s['total_steps']} steps ({s['epochs']} epochs of {s['steps_per_epoch']} "
         f"batches of {s['batch_size']}) on {s['num_train']} images, mAP on {s['num_val']}; "
         f"device {doc['environment']['device']}; torch {doc['environment']['torch']}; "
-        f"{doc['wall_time_s']:.0f} s in all with {doc['jobs']} processes at a time.",
+        f"{doc['wall_time_s']:.0f} s in all with {doc['jobs']} processes at a time. Wall time per run: "
+        "its training process(es), interpreter start-up and tracing included.",
     ]
     hints = [
         f"- **{row['key']}**: {row['divergence']['hint']}"
@@ -486,6 +487,8 @@ def run_ablation(
     specs, row_specs = _build_specs(sizes)
     env = _environment()
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"output folder {str(out)!r} exists and is not a folder; pass another --out")
     out.mkdir(parents=True, exist_ok=True)
 
     applicable = {r: not row_specs[r].needs_cuda or env["cuda_available"] for r in chosen}

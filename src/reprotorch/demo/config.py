@@ -54,7 +54,7 @@ class DetectionConfig:
     seed: int | None = 1333
     deterministic: bool = True
     workers: int = 0
-    epochs: int = 5
+    epochs: int = 10
     batch_size: int = 16
     checkpoint_interval: int = 0
     num_train: int = 320

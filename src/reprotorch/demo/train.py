@@ -346,6 +346,12 @@ def _train(
                     record.update({k: float(v.item()) for k, v in parts.items()})
                     log.write(json.dumps(record) + "\n")
                     log.flush()
+                    if step % steps_per_epoch == 0 or step == end:
+                        recent = losses[-(((step - 1) % steps_per_epoch) + 1):]
+                        _log.info(
+                            "epoch %d, step %d/%d: mean loss %.4f",
+                            record["epoch"], step, total_steps, sum(recent) / len(recent),
+                        )
                     interval_due = cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0
                     if interval_due or step == end:
                         trace.stop()
@@ -391,11 +397,7 @@ def _train(
         metrics = evaluate(model, val_set, device=device)
         result["map50"], result["ap"] = metrics["map"], metrics["ap"]
     atomic_write_text(work_dir / "result.json", json.dumps(result, indent=1) + "\n")
-    _log.info(
-        "%s at step %d/%d: loss %.4f, mAP@0.5 %s, parameters %s",
-        "stopped" if stopped else "finished", step, total_steps, losses[-1],
-        "-" if result["map50"] is None else f"{result['map50']:.4f}", result["fingerprint"],
-    )
+    _log.info("%s after %.1f s of training", "stopped" if stopped else "finished", train_time)
     return result
 
 
