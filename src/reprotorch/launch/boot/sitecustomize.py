@@ -121,8 +121,10 @@ def seed_sequence_state(entropy: int, spawn_key: list[int], n_words: int) -> lis
 def _key_words(key: int | str) -> list[int]:
     # Same encoding as reprotorch.seeding: a type tag and 64 bits of value per key.
     if isinstance(key, str):
-        # The C module behind hashlib.blake2b, without importing all of hashlib.
-        from _blake2 import blake2b
+        try:  # the C module behind hashlib.blake2b, without importing all of hashlib
+            from _blake2 import blake2b
+        except ImportError:  # pragma: no cover - other Python implementations
+            from hashlib import blake2b
 
         value = int.from_bytes(
             blake2b(key.encode("utf-8"), digest_size=8, person=b"reprotorch-key").digest(), "little"
