@@ -55,6 +55,7 @@ _FLUSH_LINES = 1024
 _FLUSH_SECONDS = 1.0
 _MAX_OUTPUT_TENSORS = 64  # per module call: bounds the cost of huge output structures
 _MAX_OUTPUT_DEPTH = 6
+_CACHE_ENTRIES = 4096  # fingerprints reused within a step (a container's output is its child's)
 
 _live: weakref.WeakSet[Tracer] = weakref.WeakSet()
 
@@ -137,7 +138,8 @@ class Tracer:
 
     Each value is a fingerprint plus float64 ``sum`` and ``maxabs``. With
     ``model`` given, only that model's modules are hooked and names are its
-    ``named_modules()`` names (the model itself is ``""``). With ``model=None``
+    ``named_modules()`` names (the model itself is ``""``; modules added to it
+    after :meth:`start` are not hooked). With ``model=None``
     every module is observed through PyTorch's global module hooks; a module
     first called outside any other module is a *root*, and names are the root's
     class name followed by the ``named_modules()`` path (``"Net.head.cls"``).
@@ -334,7 +336,7 @@ class Tracer:
                     if "rng" in self._record:
                         end["rng"] = rng_fingerprints()
                     self._pending.append(_json_line(end))
-                    self._flush(force=True)
+                    self._flush()
             finally:
                 if self._fd is not None:
                     try:
@@ -452,12 +454,12 @@ class Tracer:
         if not self._active():
             return
         try:
-            stack = self._tls.stack
-            name = self._global_name(module, stack)
-            is_root = not stack
-            stack.append(name)
-            if is_root:
-                with self._lock:
+            with self._lock:
+                stack = self._tls.stack
+                name = self._global_name(module, stack)
+                is_root = not stack
+                stack.append(name)
+                if is_root:
                     if "inputs" in self._record and self._recording:
                         self._record_inputs(name, args, None)
                         self._root_marks.append(len(self._pending))
@@ -587,6 +589,8 @@ class Tracer:
             return hit[2], hit[3]
         fp = fingerprint(t)
         summary = tensor_summary(t)
+        if len(self._cache) >= _CACHE_ENTRIES:  # loops without step boundaries
+            self._cache.clear()
         try:
             self._cache[key] = (weakref.ref(t), version, fp, summary)
         except TypeError:
@@ -633,12 +637,12 @@ class Tracer:
         self._recording = self._step % self._every == 0
         if self._recording and "rng" in self._record:
             self._record_rng()
-        self._flush(force=True)
+        self._flush()
 
     # --- the file ------------------------------------------------------------------------
     def _maybe_flush(self) -> None:
         if len(self._pending) >= _FLUSH_LINES or time.monotonic() - self._last_flush > _FLUSH_SECONDS:
-            self._flush(force=True)
+            self._flush()
 
     def _open(self) -> None:
         rank, world = _rank_and_world()
@@ -678,7 +682,7 @@ class Tracer:
             written = os.write(self._fd, view)
             view = view[written:]
 
-    def _flush(self, force: bool = False) -> None:
+    def _flush(self) -> None:
         if not self._pending or self._disarmed or os.getpid() != self._pid:
             return
         if self._fd is None:
