@@ -53,8 +53,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import xxhash
-
 __all__ = ["fingerprint", "tensor_summary", "ALGORITHM"]
 
 ALGORITHM = "xxh3-128"
@@ -105,7 +103,7 @@ def fingerprint(obj: Any) -> str:
     tensors (their content is not a plain row-major buffer), and ``ValueError``
     for a container that contains itself.
     """
-    hasher = xxhash.xxh3_128()
+    hasher = _new_hasher()
     _Encoder(hasher).encode(obj)
     return f"{ALGORITHM}:{hasher.hexdigest()}"
 
@@ -196,9 +194,17 @@ class _Encoder:
             self._active.discard(key)
 
 
+def _new_hasher() -> Any:
+    # Imported on first use: `import reprotorch` (and the stdlib-only linter) must
+    # keep working in an environment whose xxhash is missing or broken.
+    import xxhash
+
+    return xxhash.xxh3_128()
+
+
 def _digest(obj: Any) -> bytes:
     """The raw 16-byte digest of ``obj`` (used to order dict keys and set members)."""
-    hasher = xxhash.xxh3_128()
+    hasher = _new_hasher()
     _Encoder(hasher).encode(obj)
     return hasher.digest()
 
@@ -278,7 +284,7 @@ def _encode_quantized(update: Callable[[Any], None], t: Any) -> None:
 
     scheme = t.qscheme()
     update(_header(t, _MODE_QUANTIZED) + str(scheme).encode("ascii"))
-    enc = _Encoder(xxhash.xxh3_128())
+    enc = _Encoder(_new_hasher())
     enc.update = update
     if scheme in (torch.per_tensor_affine, torch.per_tensor_symmetric):
         enc.encode((float(t.q_scale()), int(t.q_zero_point())))
