@@ -115,8 +115,8 @@ class DetectionConfig:
             raise ValueError(f"num_threads must be a positive int or None, got {self.num_threads!r}")
         if not isinstance(self.exp_name, str) or not self.exp_name:
             raise TypeError(f"exp_name must be a non-empty str, got {self.exp_name!r}")
-        if not isinstance(self.seed_sources, tuple) or not all(isinstance(s, str) for s in self.seed_sources):
-            raise TypeError(f"seed_sources must be a list of names, got {self.seed_sources!r}")
+        if not isinstance(self.seed_sources, (tuple, list)) or not all(isinstance(s, str) for s in self.seed_sources):
+            raise TypeError(f"seed_sources must be a list of source names, got {self.seed_sources!r}")
         unknown = [s for s in self.seed_sources if s not in SEED_SOURCES]
         if unknown:
             raise ValueError(f"seed_sources has unknown names {unknown}; expected a subset of {list(SEED_SOURCES)}")
