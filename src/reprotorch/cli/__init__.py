@@ -124,6 +124,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"reprotorch {args.verb}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `reprotorch diff a b | head`: the reader left; no error message, no traceback.
+        # Point stdout at devnull so the interpreter's final flush does not complain.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer cut off by its reader
     except (ValueError, TypeError, OSError) as exc:
         print(f"reprotorch {args.verb}: error: {exc}", file=sys.stderr)
         return 2
