@@ -197,3 +197,70 @@ def test_compare_rejects_what_is_not_a_trace(tmp_path: Path) -> None:
         compare_traces("a", "b", notes=())  # type: ignore[arg-type]
     with pytest.raises(FileNotFoundError):
         compare_traces(tmp_path / "missing.jsonl", tmp_path / "missing.jsonl")
+
+
+# --------------------------------------------------------------------------- resumed runs (first_step)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_resumed_trace_compares_over_the_steps_both_cover(baselines: dict[str, Path], tmp_path: Path,
+                                                            mode: str) -> None:
+    path = tmp_path / "resumed.jsonl"
+    train(str(path), mode=mode, trace_from=3)  # as a run resumed after 3 completed steps traces
+    t = load_trace(path)
+    assert t.header["first_step"] == t.first_step == 3
+    # numbered like the uninterrupted run (plus the RNG snapshot at the start of step 8)
+    assert {e["step"] for e in t.events if e["phase"] != "rng"} == {3, 4, 5, 6, 7}
+    assert {e["step"] for e in t.events if e["phase"] == "rng"} == {3, 4, 5, 6, 7, 8}
+    assert (t.completed_steps, t.num_steps, t.end_step) == (5, 5, 8)
+    assert [m["step"] for m in t.marks if m["mark"] == "step"] == [3, 4, 5, 6, 7]
+    full = load_trace(baselines[mode])
+    assert full.first_step == 0 and full.end_step == 8
+    # The same events at the same steps: the resumed trace is the tail of the full one.
+    assert [e for e in full.events if e["step"] >= 3] == t.events
+    for a, b in ((full, t), (t, full)):  # either order: steps 0-2 are a note, not a divergence
+        notes: list[str] = []
+        assert compare_traces(a, b, notes=notes) is None
+        assert any("starts at step 3" in n and "steps 0-2" in n and "not compared" in n for n in notes)
+    assert t.digest != full.digest  # a digest covers what the trace holds
+
+
+def test_a_difference_after_the_resume_is_named_at_its_absolute_step(baselines: dict[str, Path],
+                                                                       tmp_path: Path) -> None:
+    path = tmp_path / "resumed.jsonl"
+    train(str(path), mode="model", trace_from=3, perturb_input_step=5)
+    d = compare_traces(baselines["model"], path)
+    assert d is not None and (d.step, d.phase, d.kind) == (5, "data", "differs")
+    assert "inputs differ at step 5" in d.hint
+    assert any("starts at step 3" in n for n in d.notes)
+
+
+def test_a_resumed_run_that_stops_early_says_at_which_step(baselines: dict[str, Path],
+                                                           tmp_path: Path) -> None:
+    path = tmp_path / "resumed_short.jsonl"
+    train(str(path), mode="model", trace_from=3, steps=6)
+    d = compare_traces(baselines["model"], path)
+    assert d is not None and (d.step, d.phase, d.kind) == (6, "end", "ended_early")
+    assert d.b == {"steps": 3, "complete": True, "first_step": 3, "end_step": 6}
+    assert d.a is not None and d.a["end_step"] == 8
+    assert "stopped before step 6 while A (model.jsonl) went on to step 8" in d.hint
+    assert "3 steps (from step 3), closed normally" in str(d)
+
+
+def test_traces_that_share_no_step_cannot_be_compared(tmp_path: Path) -> None:
+    first, second = tmp_path / "first.jsonl", tmp_path / "second.jsonl"
+    train(str(first), mode="model", steps=3)  # steps 0-2: the part before the checkpoint
+    train(str(second), mode="model", trace_from=3, steps=5)  # steps 3-4: the resumed part
+    with pytest.raises(ValueError, match="covers steps 0-2 and B .* covers steps 3-4: they share no step"):
+        compare_traces(first, second)
+
+
+def test_every_counts_from_step_0_in_a_resumed_trace(tmp_path: Path) -> None:
+    full, resumed = tmp_path / "full.jsonl", tmp_path / "resumed.jsonl"
+    train(str(full), mode="model", every=2)
+    train(str(resumed), mode="model", every=2, trace_from=3)
+    t = load_trace(resumed)
+    # step 3 is not a multiple of 2: not recorded
+    assert {e["step"] for e in t.events if e["phase"] != "rng"} == {4, 6}
+    assert {e["step"] for e in t.events if e["phase"] == "rng"} == {4, 6, 8}
+    assert compare_traces(full, resumed) is None

@@ -44,6 +44,10 @@ def _no_rank_env(monkeypatch: pytest.MonkeyPatch) -> None:
         ({"path": "t.jsonl", "record": "grads"}, TypeError, "tuple of names"),
         ({"path": "t.jsonl", "record": ("grads", "weights")}, ValueError, "weights"),
         ({"path": "t.jsonl", "model": "net"}, TypeError, "torch.nn.Module"),
+        ({"path": "t.jsonl", "first_step": -1}, ValueError, "first_step must be >= 0"),
+        ({"path": "t.jsonl", "first_step": True}, TypeError, "first_step must be an int"),
+        ({"path": "t.jsonl", "first_step": 2.0}, TypeError, "first_step must be an int"),
+        ({"path": "t.jsonl", "first_step": "3"}, TypeError, "first_step must be an int"),
     ],
 )
 def test_bad_arguments_raise_and_change_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

@@ -69,12 +69,15 @@ def train(
     every: int = 1,
     record: tuple[str, ...] | None = None,
     tracer: Any = None,
+    trace_from: int = 0,
 ) -> Net:
     """Train ``Net`` for ``steps`` optimizer steps, tracing to ``path``.
 
     ``mode`` is ``"model"`` (Tracer(model=net)), ``"global"`` (every module) or
     ``"none"``. The perturbations act as their names say, each "before step k"
     meaning after step k-1's optimizer step or, for the RNG, before it.
+    ``trace_from=k`` starts the tracer only at step k, with ``first_step=k``: the
+    trace a run resumed after k steps records (every state is as it was then).
     """
     if seed is not None and seed_python:
         reprotorch.seed_everything(seed)
@@ -89,11 +92,18 @@ def train(
     if record is not None:
         kwargs["record"] = record
     own = tracer is None and mode != "none"
-    if own:
-        tracer = reprotorch.Tracer(path, model=net if mode == "model" else None, **kwargs).start()
+
+    def start_tracer() -> Any:
+        return reprotorch.Tracer(path, model=net if mode == "model" else None,
+                                 first_step=trace_from, **kwargs).start()
+
+    if own and not trace_from:
+        tracer = start_tracer()
     try:
         batches = itertools.chain.from_iterable(itertools.repeat(loader))
         for step, (xb, yb) in zip(range(steps), batches):
+            if own and trace_from and step == trace_from:
+                tracer = start_tracer()
             xb = augment(xb)
             if step == perturb_input_step:
                 xb = xb.clone()
@@ -117,7 +127,7 @@ def train(
                     w = net.bn1.weight
                     w[0] = torch.nextafter(w[0], torch.tensor(float("inf")))
     finally:
-        if own:
+        if own and tracer is not None:
             tracer.close()
     return net
 

@@ -27,8 +27,18 @@ When RNG states count
       phase ``rng`` at step ``k``, unless an observed value (data, forward, loss,
       backward, optimizer) differs at an earlier step.
 
+Traces that start at different steps
+    A run resumed from a checkpoint traces with ``Tracer(..., first_step=k)``, so
+    its steps carry the numbers of the uninterrupted run. Two traces that start
+    at different steps are compared over the steps both cover (from the later
+    first step on); the steps only the earlier trace covers are a note, not a
+    divergence. Where they end is compared as usual: a trace that stops at an
+    earlier step "ended early". Traces that share no step at all cannot be
+    compared (``ValueError``).
+
 Notes (unused generators that differ, reseeded generators, header differences,
-values that could not be hashed, a trace without an end mark) are returned in
+values that could not be hashed, a trace without an end mark, steps covered by
+one trace only because the other started later) are returned in
 ``Divergence.notes`` and, when a list is passed as ``notes=``, appended to it --
 which is how a caller gets them when the traces match and the result is ``None``.
 """
@@ -80,7 +90,8 @@ class Divergence:
     phase ``rng``; ``None`` for ``end``). ``a`` and ``b`` are the two sides'
     summaries -- ``{"fingerprint", "sum", "maxabs", "dtype", "shape"}``, or
     ``None`` for the side where the value is missing; for ``end`` they hold each
-    trace's ``{"steps", "complete"}``. ``kind`` is ``"differs"``, ``"only_in_a"``,
+    trace's ``{"steps", "complete", "first_step", "end_step"}`` (completed steps,
+    end mark present, first step number, the step after the last completed one). ``kind`` is ``"differs"``, ``"only_in_a"``,
     ``"only_in_b"`` or ``"ended_early"``. ``hint`` is a plain-language guess at
     the cause, ``notes`` the comparison's notes. ``str()`` is a short report.
     """
@@ -160,7 +171,9 @@ class Divergence:
             return "(not recorded)"
         if self.phase == "end":
             state = "closed normally" if side.get("complete") else "no end mark (killed or crashed)"
-            return f"{side.get('steps')} steps, {state}"
+            first = side.get("first_step") or 0
+            span = f" (from step {first})" if first else ""
+            return f"{side.get('steps')} steps{span}, {state}"
         parts = [str(side.get("fingerprint"))]
         for key in ("sum", "maxabs"):
             if key in side and side[key] is not None:
@@ -284,9 +297,39 @@ def _rng_points(t: Trace) -> dict[str, list[tuple[Any, str]]]:
     return points
 
 
-def _rng_divergence(a: Trace, b: Trace, labels: tuple[str, str],
-                    notes: list[str]) -> tuple[int, str, str, str, bool] | None:
-    """The first RNG difference that counts: ``(step, source, fp_a, fp_b, at_end)``."""
+def _steps_text(t: Trace) -> str:
+    last = t.first_step + t.num_steps - 1
+    if last < t.first_step:
+        return f"no step from step {t.first_step}"
+    return f"step {t.first_step}" if last == t.first_step else f"steps {t.first_step}-{last}"
+
+
+def _common_start(a: Trace, b: Trace, labels: tuple[str, str], notes: list[str]) -> int:
+    """The first step both traces cover; a note when one starts later (a resumed run)."""
+    fa, fb = a.first_step, b.first_step
+    if fa == fb:
+        return fa
+    start = max(fa, fb)
+    stop = min(fa + a.num_steps, fb + b.num_steps)
+    if stop <= start:
+        raise ValueError(
+            f"compare_traces: {labels[0]} covers {_steps_text(a)} and {labels[1]} covers "
+            f"{_steps_text(b)}: they share no step, so there is nothing to compare. Compare "
+            "traces of the same steps (for a stopped and resumed run, the part that covers "
+            "the steps of the other trace)."
+        )
+    early, late = (labels[0], labels[1]) if fa < fb else (labels[1], labels[0])
+    notes.append(
+        f"{late} starts at step {start} (a resumed run?) and {early} at step {min(fa, fb)}: "
+        f"steps {min(fa, fb)}-{start - 1} are in {early} only and were not compared; "
+        f"the comparison starts at step {start}"
+    )
+    return start
+
+
+def _rng_divergence(a: Trace, b: Trace, labels: tuple[str, str], notes: list[str],
+                    start: int = 0) -> tuple[int, str, str, str, bool] | None:
+    """The first RNG difference that counts, at ``start`` or later: ``(step, source, fp_a, fp_b, at_end)``."""
     pa, pb = _rng_points(a), _rng_points(b)
     end_a, end_b = a.end_mark, b.end_mark
     same_end = end_a is not None and end_b is not None and end_a["step"] == end_b["step"]
@@ -298,7 +341,8 @@ def _rng_divergence(a: Trace, b: Trace, labels: tuple[str, str],
             continue
         used = len({fp for _, fp in seq_a}) > 1 or len({fp for _, fp in seq_b}) > 1
         map_b = dict(seq_b)
-        common = [(s, fp, map_b[s]) for s, fp in seq_a if s in map_b and (s != "end" or same_end)]
+        common = [(s, fp, map_b[s]) for s, fp in seq_a
+                  if s in map_b and (same_end if s == "end" else s >= start)]
         differing = [i for i, (_, x, y) in enumerate(common) if x != y]
         if not differing:
             continue
@@ -334,20 +378,24 @@ def compare_traces(a: Trace | str | os.PathLike[str], b: Trace | str | os.PathLi
     ``a`` and ``b`` are trace paths or :class:`~reprotorch.tracing.Trace` objects.
     Events are aligned by ``(step, phase, module, call, tensor)``; "first" is in
     ``a``'s recording order; RNG differences count as described in
-    :mod:`reprotorch.tracing.compare`. Pass ``notes=[]`` to receive the notes
-    (unused generators that differ, header differences, ...) also when the traces
-    match; they are in ``Divergence.notes`` otherwise as well.
+    :mod:`reprotorch.tracing.compare`. Traces that start at different steps (a
+    run resumed with ``Tracer(first_step=k)``) are compared over the steps both
+    cover, and the others are a note; traces that share no step raise
+    ``ValueError``. Pass ``notes=[]`` to receive the notes (unused generators
+    that differ, header differences, ...) also when the traces match; they are in
+    ``Divergence.notes`` otherwise as well.
     """
     if notes is not None and not isinstance(notes, list):
         raise TypeError(f"notes must be a list to append to, or None; got {type(notes).__name__}")
     ta, tb = _coerce(a, "a"), _coerce(b, "b")
     labels = (_label(ta, "A"), _label(tb, "B"))
     found_notes = _header_notes(ta, tb, labels)
+    start = _common_start(ta, tb, labels, found_notes)
     phases = {RECORD_CHOICES[r] for r in set(ta.record) & set(tb.record)}
     every_a, every_b = ta.every, tb.every
 
     def comparable(e: dict[str, Any]) -> bool:
-        return (e["phase"] != "rng" and e["phase"] in phases
+        return (e["phase"] != "rng" and e["phase"] in phases and e["step"] >= start
                 and e["step"] % every_a == 0 and e["step"] % every_b == 0)
 
     index_a: dict[Any, int] = {}
@@ -359,7 +407,7 @@ def compare_traces(a: Trace | str | os.PathLike[str], b: Trace | str | os.PathLi
         if comparable(e):
             index_b.setdefault(event_key(e), e)
 
-    done_a, done_b = ta.completed_steps, tb.completed_steps
+    end_a, end_b = ta.end_step, tb.end_step
     unhashed = 0
     candidates: list[tuple[tuple[Any, ...], Divergence]] = []
 
@@ -369,7 +417,7 @@ def compare_traces(a: Trace | str | os.PathLike[str], b: Trace | str | os.PathLi
             continue
         eb = index_b.get(event_key(ea))
         if eb is None:
-            if ea["step"] >= done_b and done_b < done_a:
+            if ea["step"] >= end_b and end_b < end_a:
                 candidates.append(((ea["step"], 1, pos), _ended(ta, tb, labels, short="b")))
             else:
                 candidates.append(((ea["step"], 1, pos), _event_divergence("only_in_a", ea, None, labels)))
@@ -392,7 +440,7 @@ def compare_traces(a: Trace | str | os.PathLike[str], b: Trace | str | os.PathLi
             last_common = float(pos_a)
             continue
         order = (eb["step"], 1, last_common + 0.5)
-        if eb["step"] >= done_a and done_a < done_b:
+        if eb["step"] >= end_a and end_a < end_b:
             candidates.append((order, _ended(ta, tb, labels, short="a")))
         else:
             candidates.append((order, _event_divergence("only_in_b", None, eb, labels)))
@@ -400,7 +448,7 @@ def compare_traces(a: Trace | str | os.PathLike[str], b: Trace | str | os.PathLi
 
     # 3. RNG state differences that count.
     if "rng" in phases:
-        rng = _rng_divergence(ta, tb, labels, found_notes)
+        rng = _rng_divergence(ta, tb, labels, found_notes, start)
         if rng is not None:
             step, name, fa, fb, at_end = rng
             div = Divergence(
@@ -415,9 +463,9 @@ def compare_traces(a: Trace | str | os.PathLike[str], b: Trace | str | os.PathLi
             candidates.append(((step, 2 if at_end else 0, -1), div))
 
     # 4. One run stopped early without any event showing it (e.g. nothing recorded).
-    if done_a != done_b:
-        short = "b" if done_b < done_a else "a"
-        candidates.append(((min(done_a, done_b), 3, math.inf), _ended(ta, tb, labels, short=short)))
+    if end_a != end_b:
+        short = "b" if end_b < end_a else "a"
+        candidates.append(((min(end_a, end_b), 3, math.inf), _ended(ta, tb, labels, short=short)))
 
     if unhashed:
         found_notes.append(f"{unhashed} value(s) could not be fingerprinted in either run; not compared")
@@ -449,23 +497,28 @@ def _event_divergence(kind: str, ea: dict[str, Any] | None, eb: dict[str, Any] |
 
 
 def _ended(ta: Trace, tb: Trace, labels: tuple[str, str], *, short: str) -> Divergence:
-    done_a, done_b = ta.completed_steps, tb.completed_steps
     s_trace, l_trace = (tb, ta) if short == "b" else (ta, tb)
     s_label, l_label = (labels[1], labels[0]) if short == "b" else (labels[0], labels[1])
-    s_done = s_trace.completed_steps
     how = (
         "its tracer closed normally, so the program itself stopped (a shorter schedule, an "
         "early exit or a caught error)"
         if s_trace.complete
         else "its trace has no end mark, so it was killed or crashed"
     )
-    hint = (
-        f"{s_label} stopped after {s_done} completed step(s) while {l_label} completed "
-        f"{l_trace.completed_steps}; everything both recorded before that matched. {how}"
-    )
+    if ta.first_step == tb.first_step == 0:
+        counts = (f"{s_label} stopped after {s_trace.completed_steps} completed step(s) while "
+                  f"{l_label} completed {l_trace.completed_steps}")
+    else:  # step numbers say more than counts when a trace starts later
+        counts = (f"{s_label} stopped before step {s_trace.end_step} while {l_label} went on to "
+                  f"step {l_trace.end_step}")
+    hint = f"{counts}; everything both recorded before that matched. {how}"
+
+    def side(t: Trace) -> dict[str, Any]:
+        return {"steps": t.completed_steps, "complete": t.complete,
+                "first_step": t.first_step, "end_step": t.end_step}
+
     return Divergence(
-        step=min(done_a, done_b), phase="end", module=None, tensor=None,
-        a={"steps": done_a, "complete": ta.complete},
-        b={"steps": done_b, "complete": tb.complete},
+        step=min(ta.end_step, tb.end_step), phase="end", module=None, tensor=None,
+        a=side(ta), b=side(tb),
         hint=hint, kind="ended_early", call=None, labels=labels,
     )

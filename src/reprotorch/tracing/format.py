@@ -6,8 +6,12 @@ A trace is a text file with one JSON object per line:
 
      {"format": "reprotorch.trace", "version": 1, "fingerprint": "xxh3-128",
       "rank": 0, "world_size": 1, "scope": "model" | "global", "model": "Net",
-      "record": ["inputs", ...], "every": 1, "pid": 123, "created": "...",
-      "reprotorch": "0.1.0", "torch": "2.13.0", "python": "3.11.9"}
+      "record": ["inputs", ...], "every": 1, "first_step": 0, "pid": 123,
+      "created": "...", "reprotorch": "0.1.0", "torch": "2.13.0", "python": "3.11.9"}
+
+   ``first_step`` is the number of the first step the trace records (0 unless
+   the tracer was created with ``first_step=k``, as a run resumed from a
+   checkpoint after ``k`` completed steps does); a header without it means 0.
 
 2. **Events**, one per recorded value::
 
@@ -28,7 +32,9 @@ A trace is a text file with one JSON object per line:
 3. **Marks**: ``{"mark": "step", "step": k}`` after step ``k`` completes (an
    optimizer step or ``Tracer.step()``), and a final
    ``{"mark": "end", "step": k, "steps": n, "rng": {source: fp}}`` written when
-   the tracer closes normally, with the generators' states at that moment.
+   the tracer closes normally, with the generators' states at that moment
+   (``k`` is the step that was running, ``n`` the number of steps the tracer
+   completed).
 
 The key of an event is ``(step, phase, module, call, tensor)``; comparison aligns
 on it, never on line numbers. Lines are only ever appended and are flushed at
@@ -136,9 +142,20 @@ class Trace:
     truncated: bool = False
 
     @property
+    def first_step(self) -> int:
+        """The number of the trace's first step: 0, or the tracer's ``first_step`` (a resumed run)."""
+        first = self.header.get("first_step", 0)
+        return first if isinstance(first, int) and not isinstance(first, bool) else 0
+
+    @property
     def completed_steps(self) -> int:
         """Number of step boundaries recorded (completed optimizer steps or ``Tracer.step()`` calls)."""
         return sum(1 for m in self.marks if m.get("mark") == "step")
+
+    @property
+    def end_step(self) -> int:
+        """The step after the last completed one: ``first_step + completed_steps``."""
+        return self.first_step + self.completed_steps
 
     @property
     def num_steps(self) -> int:
@@ -148,7 +165,8 @@ class Trace:
         step of its own.
         """
         done = self.completed_steps
-        if any(e["step"] >= done and e["phase"] != "rng" for e in self.events):
+        end = self.first_step + done
+        if any(e["step"] >= end and e["phase"] != "rng" for e in self.events):
             return done + 1
         return done
 
@@ -189,6 +207,8 @@ class Trace:
         compare as identical over the same phases have the same digest.
         """
         items: list[tuple[Any, ...]] = [(self.num_steps, self.completed_steps)]
+        if self.first_step:  # (kept out at 0, so digests of traces without it do not change)
+            items.append(("first_step", self.first_step))
         items.extend(
             (e["step"], e["phase"], e["module"], e["call"], e["tensor"], e.get("fp"))
             for e in self.events
@@ -261,6 +281,12 @@ def parse_trace_lines(raw: bytes, source: str, path: str | None = None) -> Trace
         raise ValueError(
             f"{source} is trace format version {header.get('version')!r}; this reprotorch reads "
             f"version {FORMAT_VERSION}. Use the reprotorch version that wrote it."
+        )
+    first_step = header.get("first_step", 0)
+    if isinstance(first_step, bool) or not isinstance(first_step, int) or first_step < 0:
+        raise ValueError(
+            f"{source} has a corrupt header: 'first_step' must be an integer >= 0, got "
+            f"{first_step!r}"
         )
     algorithm = header.get("fingerprint")
     if algorithm != ALGORITHM:

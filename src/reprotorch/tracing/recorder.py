@@ -126,7 +126,7 @@ class Tracer:
     ``record``:
 
     * ``"rng"`` -- every global generator's state at the step's start: when the
-      tracer starts (step 0) and right after each step boundary;
+      tracer starts (step 0, or ``first_step``) and right after each step boundary;
     * ``"inputs"`` -- the tensors the top-level module received (phase ``data``);
     * ``"outputs"`` -- each module's forward output, keyed by qualified module
       name and call index within the step (phase ``forward``);
@@ -146,6 +146,12 @@ class Tracer:
     Optimizer hooks are global in both modes. ``every=n`` records the values of
     steps 0, n, 2n, ... (boundaries are always counted).
 
+    ``first_step=k`` numbers the first recorded step ``k`` instead of 0 (and is
+    written to the header): a run resumed from a checkpoint taken after step
+    ``k - 1`` then records the same step numbers as the uninterrupted run, and
+    :func:`~reprotorch.compare_traces` compares the steps both traces cover.
+    ``every`` counts from step 0 either way, so the recorded steps line up.
+
     The file is ``path``, or ``path`` with ``.rank<r>`` before the extension when
     the world size is above one. It is opened at the first flush, after the
     first event. Use as a context manager, or call :meth:`start` and
@@ -159,6 +165,7 @@ class Tracer:
         model: Any = None,
         every: int = 1,
         record: Iterable[str] = DEFAULT_RECORD,
+        first_step: int = 0,
     ) -> None:
         if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
             raise TypeError(
@@ -173,6 +180,16 @@ class Tracer:
             raise TypeError(f"every must be a positive int, got {type(every).__name__} {every!r}")
         if every < 1:
             raise ValueError(f"every must be >= 1 (record every n-th step), got {every}")
+        if isinstance(first_step, bool) or not isinstance(first_step, int):
+            raise TypeError(
+                f"first_step must be an int (the number of the first step to record), got "
+                f"{type(first_step).__name__} {first_step!r}"
+            )
+        if first_step < 0:
+            raise ValueError(
+                f"first_step must be >= 0 (steps are numbered from 0; a run resumed after "
+                f"k completed steps starts at step k), got {first_step}"
+            )
         if isinstance(record, str) or not isinstance(record, Iterable):
             raise TypeError(
                 f"record must be a tuple of names such as ('outputs', 'grads'), got "
@@ -195,6 +212,7 @@ class Tracer:
         self._requested_path = Path(os.fspath(path))
         self._model = model
         self._every = every
+        self._first_step = first_step
         self._record = frozenset(record)
         self._record_order = tuple(r for r in RECORD_CHOICES if r in self._record)
 
@@ -208,11 +226,11 @@ class Tracer:
         self._fd: int | None = None
         self._path: Path | None = None
         self._pending: list[bytes] = []
-        self._has_content = False  # anything beyond the step-0 RNG snapshot
+        self._has_content = False  # anything beyond the first step's RNG snapshot
         self._last_flush = 0.0
-        self._step = 0
+        self._step = first_step
         self._completed_steps = 0
-        self._recording = True
+        self._recording = first_step % every == 0
         self._calls: dict[tuple[str, str, str], int] = {}
         self._cache: dict[int, tuple[Any, int, str, dict[str, Any]]] = {}
         self._root_marks: list[int | None] = []  # pending-list positions for late root kwargs
@@ -230,8 +248,13 @@ class Tracer:
 
     @property
     def current_step(self) -> int:
-        """The number of the step being recorded (0-based)."""
+        """The number of the step being recorded (0-based, counted from ``first_step``)."""
         return self._step
+
+    @property
+    def first_step(self) -> int:
+        """The number of the first step this tracer records (``first_step`` argument)."""
+        return self._first_step
 
     @property
     def started(self) -> bool:
@@ -242,7 +265,7 @@ class Tracer:
         return self._closed
 
     def start(self) -> Tracer:
-        """Install the hooks and take step 0's RNG snapshot; returns ``self``."""
+        """Install the hooks and take the first step's RNG snapshot; returns ``self``."""
         if self._closed:
             raise RuntimeError("this Tracer was closed; create a new Tracer to trace again")
         if self._started:
@@ -277,7 +300,7 @@ class Tracer:
         self._started = True
         _live.add(self)
         atexit.register(self.close)
-        if "rng" in self._record:
+        if "rng" in self._record and self._recording:
             self._record_rng()
         return self
 
@@ -667,6 +690,7 @@ class Tracer:
             "model": None if self._model is None else type(self._model).__name__,
             "record": list(self._record_order),
             "every": self._every,
+            "first_step": self._first_step,
             "pid": self._pid,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "reprotorch": __version__,
@@ -687,7 +711,7 @@ class Tracer:
             return
         if self._fd is None:
             if not self._has_content:
-                return  # only the step-0 RNG snapshot so far: do not create the file yet
+                return  # only the first RNG snapshot so far: do not create the file yet
             self._open()
         data = b"".join(self._pending)
         self._pending = []
@@ -702,18 +726,21 @@ def trace(
     *,
     every: int = 1,
     record: Iterable[str] = DEFAULT_RECORD,
+    first_step: int = 0,
 ) -> Iterator[Tracer]:
     """Trace the block: ``with reprotorch.trace(model, "run.jsonl") as t: ...``.
 
     Yields the started :class:`Tracer` (with ``.step()`` and ``.loss(value)``) and
     closes it on exit, also when the block raises. ``trace("run.jsonl")`` (a path
-    as the only positional argument) traces every module.
+    as the only positional argument) traces every module. ``first_step=k`` numbers
+    the steps of a run resumed after ``k`` completed steps from ``k`` (see
+    :class:`Tracer`).
     """
     if path is None and isinstance(model, (str, os.PathLike)):
         model, path = None, model
     if path is None:
         raise TypeError("trace() needs path=..., the trace file to write (e.g. 'trace.jsonl')")
-    tracer = Tracer(path, model=model, every=every, record=record)
+    tracer = Tracer(path, model=model, every=every, record=record, first_step=first_step)
     tracer.start()
     try:
         yield tracer
