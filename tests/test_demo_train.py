@@ -13,7 +13,7 @@ import torch
 
 import reprotorch
 from reprotorch.demo import DetectionConfig, train
-from reprotorch.demo.checkpoint import load_checkpoint
+from reprotorch.demo.checkpoint import load_checkpoint, save_checkpoint
 
 TINY = {"num_train": 24, "num_val": 8, "batch_size": 8, "epochs": 2}  # 3 steps per epoch, 6 in all
 
@@ -100,6 +100,35 @@ def test_bad_calls_fail_clearly_and_change_nothing(tmp_path, call, exc, match):
     assert _rng_fingerprint() == before
     assert reprotorch.DeterminismSettings.capture() == settings
     assert not (tmp_path / "log.jsonl").exists()
+
+
+def test_resume_with_another_class_order_is_refused_before_anything_changes(tmp_path):
+    # The class order a process builds depends on its PYTHONHASHSEED; a checkpoint made under
+    # another one is refused -- before seeds, determinism flags or the work_dir are touched.
+    stopped = train(tiny(trace=False), work_dir=tmp_path / "a", stop_after_step=2)
+    ckpt = load_checkpoint(stopped["checkpoint"])
+    ckpt["meta"]["classes"] = list(reversed(ckpt["meta"]["classes"]))
+    ckpt["meta"]["hash_seed"] = "7"
+    save_checkpoint(tmp_path / "other.pth", {k: v for k, v in ckpt.items() if k not in ("format", "version")})
+    before = _rng_fingerprint()
+    settings = reprotorch.DeterminismSettings.capture()
+    with pytest.raises(reprotorch.ReproducibilityError, match="PYTHONHASHSEED differs.*it was '7'"):
+        train(tiny(trace=False), work_dir=tmp_path / "b", resume_from=tmp_path / "other.pth")
+    assert _rng_fingerprint() == before
+    assert reprotorch.DeterminismSettings.capture() == settings
+    assert not (tmp_path / "b").exists()
+
+
+def test_resume_from_a_checkpoint_with_a_bad_rng_state_changes_nothing(tmp_path):
+    stopped = train(tiny(trace=False), work_dir=tmp_path / "a", stop_after_step=2)
+    ckpt = load_checkpoint(stopped["checkpoint"])
+    ckpt["rng"] = {"format": "not an RNG state"}
+    save_checkpoint(tmp_path / "bad.pth", {k: v for k, v in ckpt.items() if k not in ("format", "version")})
+    before = _rng_fingerprint()
+    with pytest.raises(ValueError, match="unreadable RNG state"):
+        train(tiny(trace=False), work_dir=tmp_path / "b", resume_from=tmp_path / "bad.pth")
+    assert _rng_fingerprint() == before
+    assert not (tmp_path / "b").exists()
 
 
 def test_work_dir_that_is_a_file_is_refused(tmp_path):

@@ -154,7 +154,13 @@ def _resolve_device(name: str) -> torch.device:
 
 
 def _check_resume(ckpt: dict[str, Any], cfg: DetectionConfig, path: Any) -> None:
+    """Refuse a checkpoint this config cannot continue, before anything (seeds included) is changed."""
     saved = ckpt["config"]
+    if cfg.checkpoint_rng and "rng" in ckpt:
+        try:  # restored only right before the first resumed step; a bad one must fail here
+            reprotorch.RNGState.from_dict(ckpt["rng"])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"checkpoint {str(path)!r} holds an unreadable RNG state: {exc}") from None
     if cfg.seed is not None and saved.get("seed") != cfg.seed:
         raise ValueError(
             f"checkpoint {str(path)!r} was trained with seed {saved.get('seed')}, the config says "
@@ -246,13 +252,18 @@ def train(
         _check_resume(ckpt, cfg, resume_from)
     _check_steps(cfg, ckpt, stop_after_step)
     device = _resolve_device(cfg.device)
+    # The dataset draws from no global generator (its contents come from a local one), so it
+    # is built before seeding: a resume whose class order differs is refused with nothing changed.
+    train_set = ShapesDataset(cfg.num_train, image_size=cfg.image_size, content_seed=TRAIN_CONTENT_SEED)
+    if ckpt is not None:
+        _dataset_classes_check(ckpt, train_set.CLASSES)
     work_path.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     threads_before = torch.get_num_threads()
     if cfg.num_threads is not None:
         torch.set_num_threads(cfg.num_threads)
     try:
-        return _train(cfg, work_path, ckpt, resume_from, stop_after_step, device, started)
+        return _train(cfg, work_path, ckpt, resume_from, stop_after_step, device, started, train_set)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -265,6 +276,7 @@ def _train(
     stop_after_step: int | None,
     device: torch.device,
     started: float,
+    train_set: ShapesDataset,
 ) -> dict[str, Any]:
     cfg = dataclasses.replace(cfg)  # the caller's config is not changed by `cfg.seed = seed`
     # ---- the seed document's flow
@@ -274,7 +286,6 @@ def _train(
     meta: dict[str, Any] = {"seed": seed, "exp_name": cfg.exp_name}
     meta["hash_seed"] = os.environ.get("PYTHONHASHSEED")
 
-    train_set = ShapesDataset(cfg.num_train, image_size=cfg.image_size, content_seed=TRAIN_CONTENT_SEED)
     classes = train_set.CLASSES
     train_set.pipeline = train_pipeline(len(classes))
     val_set = ShapesDataset(
@@ -294,7 +305,6 @@ def _train(
     segments: list[list[Any]] = []
     wall_before = 0.0
     if ckpt is not None:
-        _dataset_classes_check(ckpt, classes)
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         step = int(ckpt["step"])
