@@ -268,7 +268,8 @@ class _Boom:
 
 
 def test_checkpoint_roundtrip_and_refusals(tmp_path):
-    ckpt = {"step": 3, "model": {"w": torch.ones(2)}, "optimizer": {}, "meta": {"seed": 1}, "config": {}}
+    ckpt = {"step": 3, "model": {"w": torch.ones(2)}, "optimizer": {}, "meta": {"seed": 1}, "config": {"seed": 1},
+            "history": {"loss": [0.5, 0.4, 0.3]}}
     save_checkpoint(tmp_path / "c.pth", ckpt)
     back = load_checkpoint(tmp_path / "c.pth")
     assert back["step"] == 3 and torch.equal(back["model"]["w"], torch.ones(2))
@@ -290,6 +291,27 @@ def test_checkpoint_roundtrip_and_refusals(tmp_path):
     (tmp_path / "cut.pth").write_bytes(data[: len(data) // 2])
     with pytest.raises(ValueError, match="not a readable demo checkpoint"):
         load_checkpoint(tmp_path / "cut.pth")
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"step": "3"}, "step must be an int >= 0"),
+        ({"step": -1}, "step must be an int >= 0"),
+        ({"config": [1333]}, "config must be a dict"),
+        ({"meta": None}, "meta must be a dict"),
+        ({"config": {"batch_size": 8}}, r"config\['seed'\] must be an int"),
+        ({"history": {"loss": 3}}, "history must be a dict with a 'loss' list"),
+    ],
+)
+def test_checkpoint_of_the_wrong_shape_is_refused_clearly(tmp_path, change, match):
+    ckpt = {"step": 3, "model": {}, "optimizer": {}, "meta": {}, "config": {"seed": 1}, "history": {"loss": []}}
+    save_checkpoint(tmp_path / "c.pth", {**ckpt, **change})
+    with pytest.raises(ValueError, match="corrupt demo checkpoint: " + match):
+        load_checkpoint(tmp_path / "c.pth")
+    save_checkpoint(tmp_path / "c.pth", {k: v for k, v in ckpt.items() if k != "history"})
+    with pytest.raises(ValueError, match="missing history"):
+        load_checkpoint(tmp_path / "c.pth")
 
 
 # ----------------------------------------------------------------------------- PNG

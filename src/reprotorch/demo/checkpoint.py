@@ -79,7 +79,23 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             f"{str(p)!r} is a demo checkpoint of version {document.get('version')!r}; this reprotorch "
             f"reads version {FORMAT_VERSION}"
         )
-    missing = [k for k in ("step", "model", "optimizer", "meta", "config") if k not in document]
+    missing = [k for k in ("step", "model", "optimizer", "meta", "config", "history") if k not in document]
     if missing:
         raise ValueError(f"{str(p)!r} is a corrupt demo checkpoint: missing {', '.join(missing)}")
+    # The fields train() reads before it changes anything: a wrong shape here must be a clear
+    # error, not an AttributeError (or a negative step) in the middle of a resume.
+    step = document["step"]
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise ValueError(f"{str(p)!r} is a corrupt demo checkpoint: step must be an int >= 0, got {step!r}")
+    for key in ("model", "optimizer", "meta", "config"):
+        if not isinstance(document[key], dict):
+            raise ValueError(
+                f"{str(p)!r} is a corrupt demo checkpoint: {key} must be a dict, got {type(document[key]).__name__}"
+            )
+    seed = document["config"].get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int):
+        raise ValueError(f"{str(p)!r} is a corrupt demo checkpoint: config['seed'] must be an int, got {seed!r}")
+    history = document["history"]
+    if not isinstance(history, dict) or not isinstance(history.get("loss"), list):
+        raise ValueError(f"{str(p)!r} is a corrupt demo checkpoint: history must be a dict with a 'loss' list")
     return document
