@@ -73,6 +73,42 @@ def test_directory_path_is_refused(tmp_path: Path) -> None:
             pass  # pragma: no cover
 
 
+def test_a_path_under_a_file_is_refused_before_anything_starts(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file, not a directory")
+    before = global_hook_counts()
+    for path in (tmp_path / "notes.txt" / "t.jsonl", tmp_path / "notes.txt" / "deeper" / "t.jsonl"):
+        with pytest.raises(ValueError, match="notes.txt' is a file, not a directory"):
+            Tracer(path)
+        with pytest.raises(ValueError, match="is a file, not a directory"):
+            with reprotorch.trace(path=path):
+                pass  # pragma: no cover
+    assert global_hook_counts() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_a_failing_write_stops_the_tracer_not_the_training(tmp_path: Path) -> None:
+    """The file opens inside optimizer.step(); an OSError there must not end the run."""
+    torch.manual_seed(0)
+    model = nn.Linear(2, 2)
+    reference = nn.Linear(2, 2)
+    reference.load_state_dict(model.state_dict())
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (model, reference)]
+    before = global_hook_counts()
+    t = Tracer(tmp_path / "sub" / "t.jsonl", model=model).start()
+    (tmp_path / "sub").write_text("created after start(): the directory cannot be made")
+    with pytest.warns(RuntimeWarning, match="cannot write the trace file .*tracing stopped at step 1"):
+        for m, opt in zip((model, reference), opts):
+            for _ in range(3):
+                opt.zero_grad()
+                m(torch.ones(1, 2)).sum().backward()
+                opt.step()  # the traced run's first boundary tries to open the file
+    t.step()  # a stopped tracer accepts calls and records nothing
+    t.close()
+    assert global_hook_counts() == before
+    assert reprotorch.fingerprint(model) == reprotorch.fingerprint(reference)  # all 3 steps ran
+    assert (tmp_path / "sub").read_text().startswith("created after start()")
+
+
 def test_start_close_lifecycle(tmp_path: Path) -> None:
     model = nn.Sequential(nn.Linear(3, 4), nn.ReLU(), nn.Linear(4, 1))
     before = global_hook_counts()

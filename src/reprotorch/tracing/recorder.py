@@ -17,6 +17,13 @@ Design constraints, and why:
   the file is opened lazily -- at the first flush, never before the first event --
   and only then is the rank known (``torch.distributed`` if initialised, else the
   ``RANK``/``WORLD_SIZE`` variables torchrun sets).
+* **A bad path is refused up front; a write that fails later stops the tracer,
+  not the run.** The file is opened lazily, inside a hook -- often inside
+  ``optimizer.step()`` -- so an error there would crash the training it
+  observes. The constructor therefore checks that the file's directory can be
+  created, and an ``OSError`` while writing (disk full, directory removed)
+  issues a ``RuntimeWarning`` and stops tracing; the run goes on, and the trace
+  (without its end mark) reads as incomplete.
 * **Survive being killed.** Lines are written with ``os.write`` on an unbuffered
   descriptor at every step boundary (and when a second passes or a thousand lines
   pile up), so a killed run leaves a readable prefix; ``atexit`` closes a tracer
@@ -37,6 +44,7 @@ import platform
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
@@ -176,6 +184,7 @@ class Tracer:
             raise ValueError("Tracer path is empty; pass the trace file to write, e.g. 'trace.jsonl'")
         if Path(path).is_dir():
             raise ValueError(f"Tracer path {os.fspath(path)!r} is a directory; pass a file path")
+        _check_creatable(Path(os.fspath(path)))
         if isinstance(every, bool) or not isinstance(every, int):
             raise TypeError(f"every must be a positive int, got {type(every).__name__} {every!r}")
         if every < 1:
@@ -709,14 +718,54 @@ class Tracer:
     def _flush(self) -> None:
         if not self._pending or self._disarmed or os.getpid() != self._pid:
             return
-        if self._fd is None:
-            if not self._has_content:
-                return  # only the first RNG snapshot so far: do not create the file yet
-            self._open()
-        data = b"".join(self._pending)
-        self._pending = []
-        self._write(data)
+        try:
+            if self._fd is None:
+                if not self._has_content:
+                    return  # only the first RNG snapshot so far: do not create the file yet
+                self._open()
+            data = b"".join(self._pending)
+            self._pending = []
+            self._write(data)
+        except OSError as exc:
+            self._stop_after_write_error(exc)
+            return
         self._last_flush = time.monotonic()
+
+    def _stop_after_write_error(self, exc: OSError) -> None:
+        """Stop tracing (never the traced run) after the trace file could not be written."""
+        where = self._path or self._requested_path
+        fd, self._fd = self._fd, None
+        self._disarmed = True  # every hook is inactive from now on; close() writes nothing
+        self._pending = []
+        if fd is not None:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        warnings.warn(
+            f"reprotorch: cannot write the trace file {str(where)!r} ({type(exc).__name__}: {exc}); "
+            f"tracing stopped at step {self._step}, the run goes on. The trace, if any, has no "
+            "end mark and compares as incomplete.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+
+
+def _check_creatable(path: Path) -> None:
+    """A clear ``ValueError`` now for a trace file that could never be created (the file opens lazily)."""
+    ancestor = path.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if ancestor.exists() and not ancestor.is_dir():
+        raise ValueError(
+            f"Tracer path {str(path)!r} cannot be created: {str(ancestor)!r} is a file, not a "
+            "directory; choose a path in a directory"
+        )
+    if ancestor.is_dir() and not os.access(ancestor, os.W_OK | os.X_OK):
+        raise ValueError(
+            f"Tracer path {str(path)!r} cannot be created: the directory {str(ancestor)!r} is "
+            "not writable; choose a writable location"
+        )
 
 
 @contextmanager
