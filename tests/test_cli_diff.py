@@ -159,3 +159,35 @@ def test_bad_files_are_one_line_errors_with_status_2(two_manifests: tuple[Path, 
         result = cli("diff", *args)
         assert result.returncode == 2, (args, result.stdout, result.stderr)
         assert expected in one_line_error(result), args
+
+
+def test_identical_traces_still_show_their_notes(tmp_path: Path) -> None:
+    """"Identical" rests on notes -- a killed run, steps only one trace covers: diff shows them."""
+    a, killed = tmp_path / "a.jsonl", tmp_path / "killed.jsonl"
+    _write_trace(a, 1.0)
+    lines = a.read_text().splitlines(keepends=True)
+    assert json.loads(lines[-1])["mark"] == "end"
+    killed.write_text("".join(lines[:-1]))  # killed after its last step, before closing
+    result = cli("diff", str(a), str(killed))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("traces identical: 2 steps")
+    assert "note: B (killed.jsonl) has no end mark" in result.stdout
+    doc = json.loads(cli("diff", "--json", str(a), str(killed)).stdout)
+    assert doc["same"] is True and any("has no end mark" in n for n in doc["notes"])
+
+    # a run resumed after step 1 (first_step=1) against the whole run
+    resumed = tmp_path / "resumed.jsonl"
+    torch.manual_seed(0)
+    model = torch.nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    model(torch.ones(4, 3)).sum().backward()
+    opt.step()  # step 0, untraced
+    with reprotorch.trace(model, str(resumed), first_step=1):
+        loss = model(torch.ones(4, 3)).sum()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    result = cli("diff", str(a), str(resumed))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("traces identical on the 1 steps both cover (from step 1)")
+    assert "step 0 is in A (a.jsonl) only, not compared" in result.stdout

@@ -80,12 +80,22 @@ def _diff_traces(a: str, b: str) -> tuple[bool, str, dict[str, Any]]:
     from ..tracing import compare_traces, load_trace
 
     ta, tb = load_trace(a), load_trace(b)
-    divergence = compare_traces(ta, tb)
-    if divergence is None:
-        return True, f"traces identical: {ta.num_steps} steps (fingerprint {ta.digest})", {
-            "steps": ta.num_steps, "fingerprint": ta.digest, "divergence": None,
-        }
-    return False, str(divergence), {"divergence": divergence.to_dict()}
+    notes: list[str] = []
+    divergence = compare_traces(ta, tb, notes=notes)
+    if divergence is not None:
+        return False, str(divergence), {"divergence": divergence.to_dict(), "notes": notes}
+    # The notes say what "identical" rests on: a trace without an end mark (a killed
+    # run), an unused generator that differs, steps only one trace covers (a resumed run).
+    if ta.first_step == tb.first_step:
+        text = f"traces identical: {ta.num_steps} steps (fingerprint {ta.digest})"
+        details: dict[str, Any] = {"steps": ta.num_steps, "fingerprint": ta.digest}
+    else:
+        start = max(ta.first_step, tb.first_step)
+        steps = min(ta.first_step + ta.num_steps, tb.first_step + tb.num_steps) - start
+        text = f"traces identical on the {steps} steps both cover (from step {start})"
+        details = {"steps": steps, "first_step": start, "fingerprint": None}
+    text += "".join(f"\n  note: {n}" for n in notes)
+    return True, text, {**details, "divergence": None, "notes": notes}
 
 
 def _diff_rng_states(a: str, b: str) -> tuple[bool, str, dict[str, Any]]:

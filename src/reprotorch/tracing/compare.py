@@ -319,10 +319,11 @@ def _common_start(a: Trace, b: Trace, labels: tuple[str, str], notes: list[str])
             "the steps of the other trace)."
         )
     early, late = (labels[0], labels[1]) if fa < fb else (labels[1], labels[0])
+    first = min(fa, fb)
+    only = f"step {first} is" if start - 1 == first else f"steps {first}-{start - 1} are"
     notes.append(
-        f"{late} starts at step {start} (a resumed run?) and {early} at step {min(fa, fb)}: "
-        f"steps {min(fa, fb)}-{start - 1} are in {early} only and were not compared; "
-        f"the comparison starts at step {start}"
+        f"{late} starts at step {start} (a resumed run?) and {early} at step {first}: "
+        f"{only} in {early} only, not compared; the comparison starts at step {start}"
     )
     return start
 
