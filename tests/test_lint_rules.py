@@ -68,6 +68,12 @@ POSITIVES = [
     ("RPT005", "import random\nrandom.seed(hash(args.experiment_name))\n", [2]),
     ("RPT005", "from datetime import datetime\nimport torch\nt = datetime.now().microsecond\ntorch.manual_seed(t)\n", [3]),
     ("RPT005", "import time\nfrom sklearn.model_selection import train_test_split\nsplit = train_test_split(x, random_state=int(time.time()))\n", [3]),
+    # reseeding a global generator from OS entropy: no seed, None, or torch.seed()
+    ("RPT005", "import numpy as np\nfrom torch.utils.data import DataLoader\n"
+               "l = DataLoader(ds, num_workers=2, worker_init_fn=lambda _: np.random.seed())\n", [3]),
+    ("RPT005", "import random\nrandom.seed()\nrandom.seed(None)\nrandom.seed(a=None)\n", [2, 3, 4]),
+    ("RPT005", "from numpy.random import seed\nseed(None)\n", [2]),
+    ("RPT005", "import torch\ntorch.seed()\ntorch.cuda.seed_all()\ns = torch.seed()\ntorch.manual_seed(s)\n", [2, 3, 4]),
     # RPT006
     ("RPT006", "import numpy as np\nnp.random.seed(seed + worker_id)\n", [2]),
     ("RPT006", "s = args.seed + rank\n", [1]),
@@ -160,6 +166,8 @@ NEGATIVES = [
     ("RPT005", "import hashlib\nseed = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 2**32\n"),
     ("RPT005", "import torch\ntorch.manual_seed(hash((seed, epoch)))\n"),
     ("RPT005", "import datetime\nrun_name = datetime.datetime.now().isoformat()\n"),
+    ("RPT005", "import random, numpy as np\nrandom.seed(seed)\nnp.random.seed(seed=cfg.seed)\nrandom.seed(*args)\n"
+               "np.random.seed(**kw)\ng.seed()\ndef seed():\n    pass\nseed()\n"),
     ("RPT006", "from reprotorch import derive_seed\ns = derive_seed(seed, rank)\n"),
     ("RPT006", "s = seed + 1\nt = seed + epoch\n"),
     ("RPT006", "offset = rank * shard + 1\n"),

@@ -23,6 +23,7 @@ __all__ = [
     "SEED_KEYWORDS",
     "TORCH_GENERATORS",
     "CLOCK_SOURCES",
+    "ENTROPY_RESEEDS",
     "SEED_SINK_QUALNAMES",
     "SEED_SINK_SUFFIXES",
     "GLOBAL_SEED_QUALNAMES",
@@ -139,6 +140,20 @@ CLOCK_SOURCES: dict[str, str] = {
     "torch.seed": "torch.seed()",
     "torch.random.seed": "torch.seed()",
     "torch.cuda.seed": "torch.cuda.seed()",
+}
+#: Calls that reseed a global generator from OS entropy (or the clock) when given no seed ->
+#: (how messages name them, the keyword that carries their seed; None: they take no seed). The classic case is
+#: ``worker_init_fn=lambda _: np.random.seed()``: every worker, in every run, gets a fresh state.
+ENTROPY_RESEEDS: dict[str, tuple[str, str | None]] = {
+    "random.seed": ("random.seed", "a"),
+    "numpy.random.seed": ("np.random.seed", "seed"),
+    "numpy.random.mtrand.seed": ("np.random.seed", "seed"),
+    "torch.seed": ("torch.seed", None),
+    "torch.random.seed": ("torch.seed", None),
+    "torch.cuda.seed": ("torch.cuda.seed", None),
+    "torch.cuda.seed_all": ("torch.cuda.seed_all", None),
+    "torch.cuda.random.seed": ("torch.cuda.seed", None),
+    "torch.cuda.random.seed_all": ("torch.cuda.seed_all", None),
 }
 #: Calls whose first argument (or seed keyword) is a seed.
 SEED_SINK_QUALNAMES: frozenset[str] = frozenset(

@@ -909,6 +909,8 @@ class _Scope:
             self.hits.append((node, clock))
         elif q == "hash" and node.args and self._stringish(node.args[0]):
             self.hits.append((node, "hash() of a string (salted by PYTHONHASHSEED)"))
+        if q in C.ENTROPY_RESEEDS:
+            self.entropy_reseed(node, *C.ENTROPY_RESEEDS[q])
         # RPT004 bookkeeping: a generator handed to a function may be seeded there
         if self.m.generator_keys:
             for a in node.args:
@@ -971,6 +973,26 @@ class _Scope:
                 self.seeded_first = True
         # RPT012: nondeterministic CUDA ops
         self.check_nondet(node, q, last, attr)
+
+    def entropy_reseed(self, node: ast.Call, shown: str, seed_kw: str | None) -> None:
+        """RPT005: ``random.seed()``, ``np.random.seed(None)``, ``torch.seed()`` -- reseeding from OS entropy."""
+        if seed_kw is None:
+            self.m.report(node, "RPT005",
+                          f"{shown}() reseeds the global generator from OS entropy, differently "
+                          f"in every run",
+                          "seed it from the run's seed instead, e.g. "
+                          "torch.manual_seed(derive_seed(seed, 'purpose'))")
+            return
+        if any(k.arg is None for k in node.keywords) or any(
+                isinstance(a, ast.Starred) for a in node.args):
+            return  # *args/**kwargs may carry the seed
+        arg = _kw(node, seed_kw, 0)
+        if arg is None or (isinstance(arg, ast.Constant) and arg.value is None):
+            self.m.report(node, "RPT005",
+                          f"{shown}() without a seed reseeds the global generator from OS "
+                          f"entropy or the clock, differently in every run",
+                          f"pass the run's seed, e.g. {shown}(derive_seed(seed, 'worker', "
+                          f"worker_id))")
 
     def _stringish(self, node: ast.expr) -> bool:
         if isinstance(node, ast.Constant):

@@ -97,11 +97,15 @@ _RULES: tuple[Rule, ...] = (
         "RPT005",
         "nondeterministic-seed",
         "error",
-        "a seed is made from the clock, the process id, uuid, os.urandom or hash() of a string",
+        "a seed is made from the clock, the process id, uuid, os.urandom or hash() of a string, "
+        "or a global generator is reseeded from OS entropy (random.seed(), torch.seed())",
         "take the seed from configuration or the command line and log it",
         "A seed made from time.time(), os.getpid(), uuid4(), os.urandom() or secrets is "
         "different in every run by construction; hash() of a str is salted per process "
-        "(PYTHONHASHSEED). The run cannot be repeated unless the seed is recorded.",
+        "(PYTHONHASHSEED). The run cannot be repeated unless the seed is recorded. "
+        "random.seed() and np.random.seed() without an argument, and torch.seed(), do the same "
+        "silently: they reseed the global generator from OS entropy (a worker_init_fn of "
+        "`lambda _: np.random.seed()` gives every worker a fresh, unrecorded state).",
         "seed = int(time.time())\ntorch.manual_seed(seed)",
         "seed = args.seed  # from the command line, logged with the run\ntorch.manual_seed(seed)",
     ),
