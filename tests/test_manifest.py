@@ -131,6 +131,9 @@ def test_bad_input_raises_clear_errors(base: dict[str, Any], tmp_path: Path) -> 
     newer = dict(base, version=FORMAT_VERSION + 1)
     with pytest.raises(ValueError, match="Upgrade reprotorch"):
         reprotorch.diff_manifests(base, newer)
+    for bad in (0, -1, True, "1", None):
+        with pytest.raises(ValueError, match=f"its 'version' is {bad!r}, expected an integer from 1"):
+            reprotorch.diff_manifests(base, dict(base, version=bad))
     pickled = tmp_path / "m.pkl"
     pickled.write_bytes(pickle.dumps(base))
     with pytest.raises(ValueError, match="pickle"):

@@ -363,8 +363,11 @@ def _validated(document: Any, where: str) -> dict[str, Any]:
             f"format {FORMAT_NAME!r} (write one with `reprotorch env --json` or reprotorch.manifest())"
         )
     version = document.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValueError(f"{where} is corrupt: its 'version' is {version!r}, expected an integer")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ValueError(
+            f"{where} is corrupt: its 'version' is {version!r}, expected an integer from 1 "
+            f"to {FORMAT_VERSION}"
+        )
     if version > FORMAT_VERSION:
         raise ValueError(
             f"{where} has manifest format version {version}; this reprotorch reads up to "
