@@ -68,6 +68,8 @@ POSITIVES = [
     ("RPT005", "import random\nrandom.seed(hash(args.experiment_name))\n", [2]),
     ("RPT005", "from datetime import datetime\nimport torch\nt = datetime.now().microsecond\ntorch.manual_seed(t)\n", [3]),
     ("RPT005", "import time\nfrom sklearn.model_selection import train_test_split\nsplit = train_test_split(x, random_state=int(time.time()))\n", [3]),
+    ("RPT005", "import time\nrandomSeed = int(time.time())\ncfg = {'seed': time.time_ns()}\n"
+               "def make_seed():\n    return int(time.time())\n", [2, 3, 5]),
     # reseeding a global generator from OS entropy: no seed, None, or torch.seed()
     ("RPT005", "import numpy as np\nfrom torch.utils.data import DataLoader\n"
                "l = DataLoader(ds, num_workers=2, worker_init_fn=lambda _: np.random.seed())\n", [3]),
@@ -166,6 +168,10 @@ NEGATIVES = [
     ("RPT005", "import hashlib\nseed = int(hashlib.sha256(name.encode()).hexdigest(), 16) % 2**32\n"),
     ("RPT005", "import torch\ntorch.manual_seed(hash((seed, epoch)))\n"),
     ("RPT005", "import datetime\nrun_name = datetime.datetime.now().isoformat()\n"),
+    # timings of seeding code are not seeds: "seeding", "seeded", or a timing word in the name
+    ("RPT005", "import time\nseeding_time = time.perf_counter() - t0\nseed_time_s = time.time() - t0\n"
+               "stats = {'seeding_s': time.perf_counter() - t0}\n"
+               "def bench_seeded(ds):\n    t0 = time.perf_counter()\n    return time.perf_counter() - t0\n"),
     ("RPT005", "import random, numpy as np\nrandom.seed(seed)\nnp.random.seed(seed=cfg.seed)\nrandom.seed(*args)\n"
                "np.random.seed(**kw)\ng.seed()\ndef seed():\n    pass\nseed()\n"),
     ("RPT006", "from reprotorch import derive_seed\ns = derive_seed(seed, rank)\n"),

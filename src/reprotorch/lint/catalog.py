@@ -21,6 +21,8 @@ __all__ = [
     "TORCH_RANDOM_FUNCS",
     "UNSEEDED_CTORS",
     "SEED_KEYWORDS",
+    "SEED_HOLDER",
+    "TIMING_WORD",
     "TORCH_GENERATORS",
     "CLOCK_SOURCES",
     "ENTROPY_RESEEDS",
@@ -166,6 +168,15 @@ SEED_SINK_SUFFIXES: frozenset[str] = frozenset(
      "manual_seed", "manual_seed_all"}
 )
 SEED_KEYWORDS: frozenset[str] = frozenset({"seed", "random_state", "random_seed", "base_seed"})
+#: A name that holds a seed: ``seed``/``seeds`` as a word of it (``base_seed``, ``SEED``,
+#: ``randomSeed``, ``make_seed``), not ``seeded``/``seeding``, and no timing word -- so
+#: ``seeding_time = time.perf_counter() - t0`` or a ``bench_seeded()`` that returns a duration
+#: is not taken for a seed made from the clock.
+SEED_HOLDER = re.compile(r"(?:^|_)seeds?\d*(?:_|$)", re.IGNORECASE)
+TIMING_WORD = re.compile(
+    r"(?:^|_)(?:time|times|timing|secs?|seconds|ms|ns|us|duration|elapsed|took|dt)(?:_|$)",
+    re.IGNORECASE,
+)
 
 # --- RPT011: global seed after creation ---------------------------------------------------
 

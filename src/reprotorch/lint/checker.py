@@ -23,6 +23,7 @@ settled after the pass. No code is imported or executed.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -100,6 +101,12 @@ def _kw(call: ast.Call, name: str, position: int | None = None) -> ast.expr | No
         if not any(isinstance(a, ast.Starred) for a in call.args[: position + 1]):
             return arg
     return None
+
+
+def _names_seed(name: str) -> bool:
+    """Whether an identifier or dict key names a seed (``seed``, ``base_seed``, ``randomSeed``)."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name)
+    return bool(C.SEED_HOLDER.search(words)) and not C.TIMING_WORD.search(words)
 
 
 def _is_true(node: ast.AST | None) -> bool:
@@ -322,7 +329,7 @@ class _Scope:
                 if u.container == "seq":
                     self.sink(u, part, "into the returned sequence")
         if isinstance(self.func, (ast.FunctionDef, ast.AsyncFunctionDef)) and \
-                "seed" in self.func.name.lower():
+                _names_seed(self.func.name):
             self.report_taint(mark)
 
     def assign(self, s: ast.Assign) -> None:
@@ -334,7 +341,7 @@ class _Scope:
             self.target_rules(target, value, s)
             if hits:
                 name = _terminal(target)
-                if name is not None and "seed" in name.lower():
+                if name is not None and _names_seed(name):
                     self.report_taint(mark)
                 elif isinstance(target, ast.Name):
                     self.taint[target.id] = hits[0]
@@ -678,7 +685,7 @@ class _Scope:
                 mark = len(self.hits)
                 self.expr(value)
                 key = _const_str(k)
-                if key is not None and "seed" in key.lower():
+                if key is not None and _names_seed(key):
                     self.report_taint(mark)
             return _NONE
         if isinstance(e, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
