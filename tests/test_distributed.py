@@ -32,6 +32,14 @@ def _sync_invalid_on_one(rank: int, world: int) -> int:
     return reprotorch.sync_seed(1333 if rank == 0 else -1)
 
 
+def _sync_none_on_rank0(rank: int, world: int) -> int:
+    return reprotorch.sync_seed(None if rank == 0 else 1333)
+
+
+def _sync_none_on_rank1(rank: int, world: int) -> int:
+    return reprotorch.sync_seed(1333 if rank == 0 else None)
+
+
 def _sync_subgroup(rank: int, world: int) -> int:
     import torch.distributed as dist
 
@@ -55,7 +63,17 @@ def test_sync_seed_agrees(fn) -> None:
         assert results[0][1] == 1333
 
 
-@pytest.mark.parametrize("fn,expected", [(_sync_different, "rank 0: 1333, rank 1: 1334"), (_sync_invalid_on_one, "rank 1: invalid")])
+@pytest.mark.parametrize(
+    "fn,expected",
+    [
+        (_sync_different, "rank 0: 1333, rank 1: 1334"),
+        (_sync_invalid_on_one, "rank 1: invalid"),
+        # Some ranks pass a seed, others None: once a hang (the None ranks waited in a
+        # broadcast the others never joined) until the process-group timeout.
+        (_sync_none_on_rank0, "rank 0: None, rank 1: 1333"),
+        (_sync_none_on_rank1, "rank 0: 1333, rank 1: None"),
+    ],
+)
 def test_sync_seed_mismatch_raises_on_every_rank(fn, expected: str) -> None:
     results = run_distributed(fn, 2, timeout=60)
     for status, message in results:

@@ -42,13 +42,6 @@ def _collective_device(dist: Any, group: Any, requested: str = "cuda") -> Any:
     return torch.device("cpu")
 
 
-def _group_src(dist: Any, group: Any) -> int:
-    """The global rank of the group's first member (broadcast takes global ranks)."""
-    if group is None:
-        return 0
-    return int(dist.get_process_group_ranks(group)[0])
-
-
 def init_random_seed(seed: int | None = None, device: str = "cuda") -> int:
     """MMDetection's ``init_random_seed``: ``seed`` unchanged if given, else one random seed for all ranks.
 
@@ -100,40 +93,50 @@ def sync_seed(seed: int | None = None, *, group: Any = None) -> int:
     A mismatch (or an invalid seed on any rank) raises :class:`~reprotorch.SeedMismatchError`
     on every rank, naming each rank's value, instead of letting them train apart or
     hang in a later collective.
+
+    Every rank runs exactly one collective, an all-gather of ``(its seed or "none",
+    a fresh candidate)``, whatever it was passed: with a broadcast only on the ranks
+    that got ``seed=None``, a job where some ranks pass a seed and others ``None``
+    would have ranks waiting in different collectives until the process-group
+    timeout. When every rank passes ``None``, the group's first rank's candidate
+    is the seed.
     """
     dist = _dist()
     invalid: Exception | None = None
     if seed is None:
-        value: int = -1
+        value: int = _NONE
     else:
         try:
             value = validate_seed(seed)
         except (TypeError, ValueError) as exc:
             if dist is None:
                 raise
-            invalid, value = exc, -2
+            invalid, value = exc, _INVALID
     if dist is None or dist.get_world_size(group) == 1:
         return value if value >= 0 else secrets.randbelow(2**31)
 
     import torch
 
     dev = _collective_device(dist, group)
-    rank = dist.get_rank(group)
-    if seed is None:
-        t = torch.tensor([secrets.randbelow(2**31) if rank == 0 else 0], dtype=torch.int64, device=dev)
-        dist.broadcast(t, src=_group_src(dist, group), group=group)
-        value = int(t.item())
-    mine = torch.tensor([value], dtype=torch.int64, device=dev)
+    mine = torch.tensor([value, secrets.randbelow(2**31)], dtype=torch.int64, device=dev)
     gathered = [torch.zeros_like(mine) for _ in range(dist.get_world_size(group))]
     dist.all_gather(gathered, mine, group=group)
-    values = [int(g.item()) for g in gathered]
-    if len(set(values)) != 1 or -2 in values:
-        shown = ", ".join(
-            f"rank {r}: {'invalid' if v == -2 else v}" for r, v in enumerate(values)
-        )
+    pairs = [(int(g[0].item()), int(g[1].item())) for g in gathered]
+    values = [v for v, _ in pairs]
+    if len(set(values)) != 1 or _INVALID in values:
+        shown = ", ".join(f"rank {r}: {_shown(v)}" for r, v in enumerate(values))
         detail = f" (this rank's seed was rejected: {invalid})" if invalid else ""
         raise SeedMismatchError(
             f"ranks hold different seeds ({shown}){detail}. Pass the same seed on every rank, "
-            "or seed=None to have rank 0 choose one for all."
+            "or seed=None on every rank to have the first rank choose one for all."
         )
-    return value
+    return pairs[0][1] if values[0] == _NONE else values[0]
+
+
+# Markers for the all-gather in sync_seed (valid seeds are >= 0).
+_NONE = -1
+_INVALID = -2
+
+
+def _shown(value: int) -> str:
+    return {_NONE: "None", _INVALID: "invalid"}.get(value, str(value))
