@@ -341,3 +341,34 @@ def test_file_is_flushed_at_every_step(tmp_path: Path) -> None:
             assert raw.endswith(b"\n")
             lines = [json.loads(x) for x in raw.splitlines()]
             assert sum(1 for x in lines if x.get("mark") == "step") == i + 1
+
+
+def test_grads_as_the_optimizer_sees_them_and_rng_right_after_the_boundary(tmp_path: Path) -> None:
+    """Gradients are recorded just before optimizer.step() (after clipping), parameters
+    just after it, and the next step's RNG snapshot right at the boundary."""
+    from reprotorch.tracing.rng import rng_fingerprints
+
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with reprotorch.trace(model, tmp_path / "t.jsonl") as t:
+        assert t.first_step == 0
+        model(torch.randn(4, 3)).pow(2).sum().backward()
+        raw_grad = reprotorch.fingerprint(model.weight.grad)
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=1e-3)
+        clipped_grad = reprotorch.fingerprint(model.weight.grad)
+        opt.step()
+        rng_at_boundary = rng_fingerprints()
+        after_step = reprotorch.fingerprint(model.weight)
+        torch.rand(5)  # drawn after the boundary: not part of step 1's starting state
+    tr = load_trace(tmp_path / "t.jsonl")
+
+    def fp(step: int, phase: str, tensor: str) -> str:
+        (event,) = [e for e in tr.events if (e["step"], e["phase"], e["tensor"]) == (step, phase, tensor)]
+        return str(event["fp"])
+
+    assert clipped_grad != raw_grad
+    assert fp(0, "backward", "weight") == clipped_grad
+    assert fp(0, "optimizer", "weight") == after_step
+    assert fp(1, "rng", "torch") == rng_at_boundary["torch"]
+    assert tr.end_mark is not None and tr.end_mark["rng"]["torch"] != rng_at_boundary["torch"]
