@@ -183,6 +183,37 @@ def test_corrupt_source_state_restores_nothing() -> None:
     assert capture_rng_state().sources == before
 
 
+def _torch_bytes_garbage(doc: dict) -> None:
+    import base64
+
+    size = len(base64.b64decode(doc["sources"]["torch"]))
+    doc["sources"]["torch"] = base64.b64encode(np.random.default_rng(0).bytes(size)).decode()
+
+
+@pytest.mark.parametrize(
+    "corrupt,names",
+    [
+        # Each once escaped as the library's own TypeError / RuntimeError / KeyError.
+        (lambda d: d["sources"]["numpy"].__setitem__("gauss", [1.0]), "source 'numpy'"),
+        (_torch_bytes_garbage, "source 'torch'"),
+        (lambda d: d["generators"]["np_gen"]["state"].pop("state"), "generator 'np_gen'"),
+        (lambda d: d["generators"]["np_gen"]["state"].__setitem__("state", 5), "generator 'np_gen'"),
+    ],
+)
+def test_any_corrupt_entry_is_a_value_error_naming_it_and_restores_nothing(
+    generators: dict, corrupt: object, names: str
+) -> None:
+    reprotorch.seed_everything(1)
+    doc = capture_rng_state().to_dict()
+    corrupt(doc)  # type: ignore[operator]
+    draw_all(generators)
+    before = capture_rng_state()
+    with pytest.raises(ValueError, match=f"nothing was restored: {names}"):
+        restore_rng_state(RNGState.from_dict(doc))
+    after = capture_rng_state()
+    assert after.sources == before.sources and after.generators == before.generators
+
+
 def test_state_missing_a_source_is_strict_error_or_partial_restore() -> None:
     reprotorch.seed_everything(3)
     state = capture_rng_state()

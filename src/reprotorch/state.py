@@ -378,15 +378,18 @@ def restore_rng_state(state: RNGState, *, strict: bool = True) -> None:
 
     # Apply with rollback: if any set_state fails, put back what was already changed.
     applied: list[tuple[Callable[[Any], None], Any]] = []
+    entry_label = ""
     try:
         for name, src_state in state.sources.items():
             if name in available:
+                entry_label = f"source {name!r}"
                 src = available[name]
                 before = src.get_state()
                 src.set_state(src_state)
                 applied.append((src.set_state, before))
         for name, entry in state.generators.items():
             if name in live:
+                entry_label = f"generator {name!r}"
                 obj, codec = live[name]
                 before = codec.get(obj)
                 codec.set(obj, entry["state"])
@@ -394,8 +397,14 @@ def restore_rng_state(state: RNGState, *, strict: bool = True) -> None:
     except Exception as exc:
         for setter, before in reversed(applied):
             setter(before)
-        if isinstance(exc, ValueError):
-            raise ValueError(f"RNG state is corrupt; nothing was restored: {exc}") from exc
+        # A malformed entry surfaces from the libraries in many shapes: float() of a
+        # list (TypeError), a missing key (KeyError), torch's "Invalid mt19937 state"
+        # (RuntimeError). They all mean one thing to the caller: a corrupt state.
+        if isinstance(exc, (ValueError, TypeError, LookupError, RuntimeError, OverflowError)):
+            detail = str(exc) if isinstance(exc, ValueError) else f"{type(exc).__name__}: {exc}"
+            raise ValueError(
+                f"RNG state is corrupt; nothing was restored: {entry_label}: {detail}"
+            ) from exc
         raise
 
 
