@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -129,6 +130,25 @@ def test_resume_from_a_checkpoint_with_a_bad_rng_state_changes_nothing(tmp_path)
         train(tiny(trace=False), work_dir=tmp_path / "b", resume_from=tmp_path / "bad.pth")
     assert _rng_fingerprint() == before
     assert not (tmp_path / "b").exists()
+
+
+def test_a_resume_that_cannot_be_exact_says_so(tmp_path, caplog):
+    # checkpoint_rng=True asks for an exact resume; the seed document's plain DataLoader
+    # (data_seeding=False) has no position to restore, so the run drifts -- with a warning.
+    caplog.set_level(logging.WARNING, logger="reprotorch.demo")
+    plain = tiny(trace=False, data_seeding=False)
+    full = train(plain, work_dir=tmp_path / "full")
+    part = train(plain, work_dir=tmp_path / "r", stop_after_step=4)
+    again = train(plain, work_dir=tmp_path / "r", resume_from=part["checkpoint"])
+    assert again["fingerprint"] != full["fingerprint"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1 and "resuming at step 4 (mid-epoch) is not exact" in warnings[0]
+    assert "data_seeding=False" in warnings[0]
+
+    caplog.clear()
+    seeded = train(tiny(trace=False), work_dir=tmp_path / "s", stop_after_step=4)
+    train(tiny(trace=False), work_dir=tmp_path / "s", resume_from=seeded["checkpoint"])
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 
 def test_work_dir_that_is_a_file_is_refused(tmp_path):

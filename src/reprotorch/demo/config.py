@@ -48,7 +48,10 @@ class DetectionConfig:
       pipeline (a plain ``DataLoader`` with a ``worker_init_fn``);
     - ``checkpoint_rng``: checkpoints carry the RNG and loader state, so a resume
       continues exactly; ``False`` restarts the interrupted epoch with the
-      generators as seeded at start-up (MMCV's resume).
+      generators as seeded at start-up (MMCV's resume). An exact resume also
+      needs ``data_seeding``: the seed document's plain ``DataLoader`` has no
+      position to save, so with ``data_seeding=False`` a mid-epoch resume always
+      restarts the epoch (``train`` logs a warning saying so).
     """
 
     seed: int | None = 1333

@@ -311,11 +311,22 @@ def _train(
         losses = [float(v) for v in ckpt["history"]["loss"]]
         segments = [list(s) for s in ckpt["meta"].get("trace", [])]
         wall_before = float(ckpt["meta"].get("train_time_s", 0.0))
-        exact = cfg.checkpoint_rng and "rng" in ckpt and "loader" in ckpt
-        if exact and cfg.data_seeding:
+        exact = cfg.checkpoint_rng and cfg.data_seeding and "rng" in ckpt and "loader" in ckpt
+        if exact:
             loader.load_state_dict(ckpt["loader"])
         elif cfg.data_seeding:
             loader.set_epoch(step // steps_per_epoch)  # MMCV-style: the interrupted epoch starts over
+        if cfg.checkpoint_rng and not exact and step % steps_per_epoch:
+            # Asked for an exact resume but cannot give one: say so instead of drifting silently.
+            why = (
+                "the seed document's plain DataLoader (data_seeding=False) has no position to restore"
+                if not cfg.data_seeding
+                else "the checkpoint holds no RNG and loader state (it was made with checkpoint_rng=False)"
+            )
+            _log.warning(
+                "resuming at step %d (mid-epoch) is not exact: %s, so the interrupted epoch starts over "
+                "with the generators as seeded at start-up", step, why,
+            )
         if exact:
             # Last, right before the loop: nothing may draw between here and the next step.
             reprotorch.restore_rng_state(reprotorch.RNGState.from_dict(ckpt["rng"]))
