@@ -360,3 +360,28 @@ def test_tensor_summary_values() -> None:
     assert tensor_summary(torch.tensor([float("inf"), 1.0]))["sum"] == "inf"
     assert tensor_summary(torch.empty(0)) == {"sum": 0.0, "maxabs": 0.0}
     assert tensor_summary(torch.tensor([1.5, -2.0]).to(torch.float8_e4m3fn)) == {"sum": -0.5, "maxabs": 2.0}
+
+
+_WITHOUT_XXHASH = """
+import sys
+
+class Missing:
+    def find_spec(self, name, path=None, target=None):
+        if name == "xxhash" or name.startswith("xxhash."):
+            raise ModuleNotFoundError("No module named 'xxhash'", name="xxhash")
+
+sys.meta_path.insert(0, Missing())
+import reprotorch
+import reprotorch.tracing
+try:
+    reprotorch.fingerprint(1)
+except ImportError as exc:
+    print("fingerprint:", exc)
+"""
+
+
+def test_import_reprotorch_works_without_xxhash() -> None:
+    """Only fingerprinting needs xxhash: the package (and its stdlib-only linter) must import without it."""
+    res = subprocess.run([sys.executable, "-c", _WITHOUT_XXHASH], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.strip().startswith("fingerprint: reprotorch.fingerprint() needs the xxhash package")

@@ -197,8 +197,13 @@ class _Encoder:
 def _new_hasher() -> Any:
     # Imported on first use: `import reprotorch` (and the stdlib-only linter) must
     # keep working in an environment whose xxhash is missing or broken.
-    import xxhash
-
+    try:
+        import xxhash
+    except ImportError as exc:
+        raise ImportError(
+            f"reprotorch.fingerprint() needs the xxhash package ({exc}); install it with "
+            "'pip install xxhash'"
+        ) from exc
     return xxhash.xxh3_128()
 
 

@@ -6,7 +6,9 @@ at every step of a traced run. For the built-in sources this module hashes the r
 state bytes instead (a few microseconds each). Plugin sources are hashed through
 their ``get_state()``.
 
-Nothing here initialises a device or imports a library: NumPy's generator is
+Nothing here initialises a device or imports a library: xxhash is imported on
+first use (through :mod:`reprotorch.fingerprint`, so that ``import reprotorch``
+-- which imports this module -- works where xxhash is missing), NumPy's generator is
 read only once NumPy is imported, an accelerator's only once its back-end is
 initialised (``torch.cuda.is_initialized()``), because capturing CUDA RNG state
 would otherwise initialise CUDA and break fork-based DataLoader workers.
@@ -20,9 +22,7 @@ import struct
 import sys
 from collections.abc import Callable
 
-import xxhash
-
-from ..fingerprint import ALGORITHM, fingerprint
+from ..fingerprint import ALGORITHM, _new_hasher, fingerprint
 from ..sources import (
     CUDASource,
     MPSSource,
@@ -37,7 +37,7 @@ __all__ = ["rng_fingerprints"]
 
 
 def _hex(*parts: bytes) -> str:
-    h = xxhash.xxh3_128()
+    h = _new_hasher()
     for part in parts:
         h.update(part)
     return f"{ALGORITHM}:{h.hexdigest()}"
