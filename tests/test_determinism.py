@@ -66,6 +66,42 @@ def test_off_restores_users_own_cublas_value(monkeypatch: pytest.MonkeyPatch) ->
     assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":0:0"
 
 
+def test_leaving_the_context_forgets_what_it_overwrote(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The record of "unset before" outlived the context and later unset the user's own value.
+    with deterministic():
+        pass
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":0:0")
+    set_deterministic(True)
+    set_deterministic(False)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":0:0"
+
+
+def test_an_undone_call_does_not_unset_a_value_set_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    set_deterministic(True).apply()
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+    monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # the user's own, deterministic
+    set_deterministic(True)
+    set_deterministic(False)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+
+
+def test_off_keeps_a_value_the_user_set_while_on() -> None:
+    set_deterministic(True)
+    os.environ["CUBLAS_WORKSPACE_CONFIG"] = ":0:0"
+    set_deterministic(False)
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":0:0"
+
+
+def test_nested_contexts_then_off_unset_the_variable_again() -> None:
+    set_deterministic(True)
+    with deterministic("warn"):
+        with deterministic():
+            pass
+    assert os.environ["CUBLAS_WORKSPACE_CONFIG"] == ":4096:8"
+    set_deterministic(False)
+    assert "CUBLAS_WORKSPACE_CONFIG" not in os.environ
+
+
 def test_keeps_a_deterministic_cublas_value(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CUBLAS_WORKSPACE_CONFIG", ":16:8")
     set_deterministic(True)

@@ -121,6 +121,7 @@ class DeterminismSettings:
             os.environ.pop(CUBLAS_ENV, None)
         else:
             os.environ[CUBLAS_ENV] = self.cublas_workspace_config
+        _forget_cublas_before_unless_ours()
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -140,10 +141,19 @@ def _pytorch_defaults(cublas: str | None) -> DeterminismSettings:
     )
 
 
-# What CUBLAS_WORKSPACE_CONFIG was before set_deterministic first set it, so that
-# turning the mode off leaves the variable as the user had it.
+# What CUBLAS_WORKSPACE_CONFIG was before set_deterministic replaced it, so that
+# turning the mode off leaves the variable as the user had it. The record is only
+# meaningful while the variable still holds the value reprotorch wrote: once
+# something else is written (leaving deterministic(), prev.apply(), the user), it
+# describes a past that no longer applies and is forgotten.
 _UNSET = object()
 _cublas_before: Any = _UNSET
+
+
+def _forget_cublas_before_unless_ours() -> None:
+    global _cublas_before
+    if os.environ.get(CUBLAS_ENV) != _CUBLAS_DEFAULT:
+        _cublas_before = _UNSET
 
 
 def _cuda_initialized() -> bool:
@@ -161,6 +171,7 @@ def set_deterministic(mode: bool | Literal["warn"] = True) -> DeterminismSetting
     global _cublas_before
     if mode not in (True, False, "warn"):
         raise ValueError(f"mode must be True, False or 'warn', got {mode!r}")
+    _forget_cublas_before_unless_ours()  # the user may have set the variable since
     previous = DeterminismSettings.capture()
     if mode is False:
         cublas = previous.cublas_workspace_config
@@ -171,9 +182,9 @@ def set_deterministic(mode: bool | Literal["warn"] = True) -> DeterminismSetting
         return previous
 
     cublas = previous.cublas_workspace_config
+    before = _cublas_before
     if cublas not in CUBLAS_DETERMINISTIC_VALUES:
-        if _cublas_before is _UNSET:
-            _cublas_before = cublas
+        before = cublas
         if cublas is not None:
             _warn_once(
                 "cublas-overridden",
@@ -198,6 +209,7 @@ def set_deterministic(mode: bool | Literal["warn"] = True) -> DeterminismSetting
         cudnn_allow_tf32=False,
         cublas_workspace_config=cublas,
     ).apply()
+    _cublas_before = before
     if hashseed_at_startup() is None:
         _warn_once(
             "hashseed",
