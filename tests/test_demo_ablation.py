@@ -167,6 +167,46 @@ def test_unknown_rows_are_a_usage_error(tmp_path):
     assert not (tmp_path / "ablation.json").exists()
 
 
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"rows": "python,all"}, TypeError, "rows must be a list of row names"),
+        ({"rows": ["python", 3]}, TypeError, "rows must be a list of row names"),
+        ({"rows": ["python", "bogus"]}, ValueError, r"unknown rows \['bogus'\]"),
+        ({"rows": []}, ValueError, "rows is empty"),
+        ({"quick": "yes"}, TypeError, "quick must be a bool"),
+        ({"jobs": 0}, ValueError, "jobs must be a positive int"),
+        ({"jobs": 1.5}, TypeError, "jobs must be a positive int"),
+        ({"timeout_s": 0}, ValueError, "timeout_s must be a positive number"),
+        ({"progress": "stderr"}, TypeError, "progress must be a callable"),
+    ],
+)
+def test_run_ablation_rejects_bad_arguments_before_writing_anything(tmp_path, kwargs, exc, match):
+    from reprotorch.demo import run_ablation
+
+    with pytest.raises(exc, match=match):
+        run_ablation(tmp_path / "out", **kwargs)
+    assert not (tmp_path / "out").exists()
+
+
+def test_rows_are_reported_once_in_table_order_and_json_mode_names_the_folder(tmp_path):
+    # The CUDA rows start no training on a machine without CUDA, so this costs about a second there.
+    if CUDA:
+        pytest.skip("on a CUDA machine these rows train; the quick ablation above covers them")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, "-m", "reprotorch", "demo", "--quick", "--rows", "cudnn,cuda,cudnn", "--json",
+         "--out", str(out)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    doc = json.loads(proc.stdout)  # stdout is exactly one JSON document
+    assert [row["key"] for row in doc["rows"]] == ["cuda", "cudnn"]
+    assert proc.stderr.rstrip().splitlines()[-1] == (
+        f"reprotorch demo: wrote ablation.md, ablation.json and ablation.png to {out.resolve()}"
+    )
+
+
 def test_outputs_go_where_asked(quick_run):
     _, out = quick_run
     assert sorted(p.name for p in Path(out).iterdir() if p.is_file()) == ["ablation.json", "ablation.md", "ablation.png"]

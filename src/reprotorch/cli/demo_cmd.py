@@ -120,6 +120,9 @@ def _ablation(args: argparse.Namespace) -> int:
     doc: dict[str, Any] = run_ablation(args.out, rows=rows, quick=args.quick, jobs=args.jobs, progress=_progress)
     if args.json:
         print(json.dumps(doc))
+        # stdout stays one JSON document; the folder is still named at the end, on stderr
+        print(f"reprotorch demo: wrote ablation.md, ablation.json and ablation.png to {Path(args.out).resolve()}",
+              file=sys.stderr)
     else:
         print(render_markdown(doc), end="")
         print(f"\nwrote ablation.md, ablation.json and ablation.png to {Path(args.out).resolve()}")

@@ -471,17 +471,34 @@ def run_ablation(
 ) -> dict[str, Any]:
     """Run the chosen rows, write ``ablation.md``, ``ablation.json`` and ``ablation.png`` into ``out_dir``.
 
-    Returns the JSON document. ``jobs`` is the number of training processes run
-    at a time (default: 2, or 1 on a single-core machine).
+    Returns the JSON document. ``rows`` are names from :data:`ROWS` (reported in
+    table order, once each; ``None``: every row). ``jobs`` is the number of
+    training processes run at a time (default: 2, or 1 on a single-core
+    machine); a process running longer than ``timeout_s`` is stopped and its
+    row reported as an error. Bad arguments raise before anything is written.
     """
-    chosen = list(ROWS) if rows is None else list(rows)
-    unknown = [r for r in chosen if r not in ROWS]
+    if rows is not None and (
+        not isinstance(rows, (list, tuple)) or not all(isinstance(r, str) for r in rows)
+    ):
+        raise TypeError(f"rows must be a list of row names such as ['python', 'all'], got {rows!r}")
+    chosen = list(ROWS) if rows is None else [r for r in ROWS if r in rows]  # table order, once each
+    unknown = [] if rows is None else [r for r in rows if r not in ROWS]
     if unknown:
         raise ValueError(f"unknown rows {unknown}; choose from {list(ROWS)}")
+    if not chosen:
+        raise ValueError(f"rows is empty; choose at least one of {list(ROWS)} (or None for every row)")
+    if not isinstance(quick, bool):
+        raise TypeError(f"quick must be a bool, got {quick!r}")
     if jobs is None:
         jobs = max(1, min(2, os.cpu_count() or 1))
-    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+    if isinstance(jobs, bool) or not isinstance(jobs, int):
+        raise TypeError(f"jobs must be a positive int, got {type(jobs).__name__} {jobs!r}")
+    if jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
+    if isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float)) or not timeout_s > 0:
+        raise ValueError(f"timeout_s must be a positive number of seconds, got {timeout_s!r}")
+    if progress is not None and not callable(progress):
+        raise TypeError(f"progress must be a callable taking one str, got {type(progress).__name__}")
     say = progress or (lambda _msg: None)
     sizes = QUICK if quick else DEFAULT
     specs, row_specs = _build_specs(sizes)
