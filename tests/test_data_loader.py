@@ -211,6 +211,22 @@ def test_set_epoch_keeps_a_loaded_position_only_for_its_epoch() -> None:
     assert loader.state_dict()["batches"] == 0 and len(list(loader)) == 6
 
 
+def test_set_epoch_after_a_peek_saves_the_start_of_the_epoch() -> None:
+    # Peeking one batch (to build a model, log shapes) and then set_epoch(0) at the top of
+    # the loop: the loop trains on epoch 0 from batch 0, so a state saved there must say
+    # batch 0. It used to keep the abandoned iterator's position and skip a batch on resume.
+    dataset = AugDataset()
+    loader = SeededDataLoader(dataset, 4, seed=3)
+    next(iter(loader))
+    loader.set_epoch(0)
+    state = loader.state_dict()
+    assert (state["epoch"], state["batches"]) == (0, 0)
+    continued = [fingerprint(b) for b in loader]
+    fresh = SeededDataLoader(dataset, 4, seed=3)
+    fresh.load_state_dict(state)
+    assert [fingerprint(b) for b in fresh] == continued and len(continued) == 6
+
+
 def test_iterating_does_not_consume_the_global_generators() -> None:
     for num_workers in (0, 2):
         reprotorch.seed_everything(4)

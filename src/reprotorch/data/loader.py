@@ -190,8 +190,9 @@ class SeededDataLoader(DataLoader):
         self.sampler.set_epoch(epoch)
         if self._pending is not None and self._pending[0] != epoch:
             self._pending = None
-        if self._position[0] != epoch:
-            self._position = (epoch, 0)
+        # Also for the epoch already under way: the next iter() starts it from batch 0, so a
+        # state saved now must say so (not the position of an iterator abandoned mid-epoch).
+        self._position = self._pending if self._pending is not None else (epoch, 0)
 
     # ------------------------------------------------------------------ iteration
 
