@@ -283,6 +283,21 @@ def test_trace_path_for_rank() -> None:
     assert trace_path_for_rank("t.jsonl", None) == Path("t.jsonl")
 
 
+def test_rank_files_are_found_in_rank_order_by_the_tracer_and_the_launcher(tmp_path: Path) -> None:
+    from reprotorch.launch.reports import trace_files
+    from reprotorch.tracing import find_rank_traces
+
+    for name in ("t.rank10.jsonl", "t.rank2.jsonl", "t.rank0.jsonl", "tx.rank1.jsonl", "t.rank1.jsonl.bak"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "t.rank3.jsonl").mkdir()  # not a file
+    path = tmp_path / "t.jsonl"
+    assert [p.name for p in find_rank_traces(path)] == ["t.rank0.jsonl", "t.rank2.jsonl", "t.rank10.jsonl"]
+    assert list(trace_files(path)) == ["rank0", "rank2", "rank10"]
+    path.write_text("")
+    assert find_rank_traces(path) == [path]
+    assert trace_files(path) == {"": str(path), **{f"rank{r}": str(tmp_path / f"t.rank{r}.jsonl") for r in (0, 2, 10)}}
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_dataloader_workers_never_write(tmp_path: Path, workers: int) -> None:
     model = nn.Linear(3, 1)

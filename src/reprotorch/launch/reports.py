@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -63,18 +62,12 @@ def trace_files(trace: str | os.PathLike[str]) -> dict[str, str]:
     The tracer inserts ``.rank<r>`` before the extension when the world size is
     above one (``trace.jsonl`` -> ``trace.rank1.jsonl``).
     """
+    from ..tracing.format import rank_trace_files
+
     path = Path(trace)
-    out: dict[str, str] = {}
-    if path.is_file():
-        out[""] = str(path)
-    stem, suffix = (path.stem, path.suffix) if path.suffix else (path.name, "")
-    pattern = re.compile(re.escape(stem) + r"\.rank(\d+)" + re.escape(suffix) + "$")
-    if path.parent.is_dir():
-        for candidate in path.parent.iterdir():
-            match = pattern.match(candidate.name)
-            if match and candidate.is_file():
-                out[f"rank{int(match.group(1))}"] = str(candidate)
-    return dict(sorted(out.items(), key=lambda kv: (len(kv[0]), kv[0])))
+    out = {"": str(path)} if path.is_file() else {}
+    out.update((f"rank{rank}", str(file)) for rank, file in rank_trace_files(path).items())
+    return out
 
 
 def default_manifest_path(trace: str | os.PathLike[str]) -> str:

@@ -63,6 +63,7 @@ __all__ = [
     "load_trace",
     "trace_path_for_rank",
     "find_rank_traces",
+    "rank_trace_files",
     "event_key",
 ]
 
@@ -104,6 +105,23 @@ def trace_path_for_rank(path: str | os.PathLike[str], rank: int | None) -> Path:
     return p.with_name(f"{stem}.rank{int(rank)}{suffix}")
 
 
+def rank_trace_files(path: str | os.PathLike[str]) -> dict[int, Path]:
+    """The per-rank files of a tracer writing to ``path`` (see :func:`trace_path_for_rank`), by rank."""
+    p = Path(path)
+    suffix = p.suffix
+    stem = p.name[: -len(suffix)] if suffix else p.name
+    pattern = re.compile(re.escape(stem) + r"\.rank(\d+)" + re.escape(suffix) + "$")
+    directory = p.parent if str(p.parent) else Path(".")
+    if not directory.is_dir():
+        return {}
+    found = {}
+    for child in directory.iterdir():
+        m = pattern.match(child.name)
+        if m and child.is_file():
+            found[int(m.group(1))] = child
+    return dict(sorted(found.items()))
+
+
 def find_rank_traces(path: str | os.PathLike[str]) -> list[Path]:
     """The trace files a run with ``--trace PATH`` left: ``[PATH]`` or its per-rank files by rank.
 
@@ -112,18 +130,7 @@ def find_rank_traces(path: str | os.PathLike[str]) -> list[Path]:
     p = Path(path)
     if p.is_file():
         return [p]
-    suffix = p.suffix
-    stem = p.name[: -len(suffix)] if suffix else p.name
-    pattern = re.compile(re.escape(stem) + r"\.rank(\d+)" + re.escape(suffix) + "$")
-    directory = p.parent if str(p.parent) else Path(".")
-    if not directory.is_dir():
-        return []
-    found = []
-    for child in directory.iterdir():
-        m = pattern.match(child.name)
-        if m and child.is_file():
-            found.append((int(m.group(1)), child))
-    return [c for _, c in sorted(found)]
+    return list(rank_trace_files(p).values())
 
 
 @dataclass
