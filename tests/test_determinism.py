@@ -171,12 +171,12 @@ def test_report_reflects_state_and_serialises() -> None:
     assert "PYTHONHASHSEED" in text and "why it matters" in text
 
 
-def _run(code: str, env_extra: dict[str, str | None]) -> subprocess.CompletedProcess:
+def _run(code: str, env_extra: dict[str, str | None], flags: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONHASHSEED", "CUBLAS_WORKSPACE_CONFIG")}
     for k, v in env_extra.items():
         if v is not None:
             env[k] = v
-    return subprocess.run([sys.executable, "-W", "always", "-c", code], env=env, capture_output=True, text=True)
+    return subprocess.run([sys.executable, *flags, "-W", "always", "-c", code], env=env, capture_output=True, text=True)
 
 
 HASHSEED_SCRIPT = """
@@ -209,3 +209,12 @@ def test_no_hashseed_warning_when_set_at_startup() -> None:
     assert out.returncode == 0, out.stderr
     assert "PYTHONHASHSEED" not in out.stderr
     assert out.stdout.strip() == "True"
+
+
+def test_hashseed_ignored_under_dash_e_is_reported_as_not_set() -> None:
+    # python -E / -I ignore PYTHON* variables: string hashes are random despite PYTHONHASHSEED=3,
+    # which the report used to call reproducible, without a warning.
+    out = _run(HASHSEED_SCRIPT.format(pre=""), {"PYTHONHASHSEED": "3"}, flags=("-E",))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("PYTHONHASHSEED was not set") == 1 and "-E or -I" in out.stderr
+    assert out.stdout.strip() == "False"

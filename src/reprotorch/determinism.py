@@ -67,7 +67,14 @@ def startup_environ() -> dict[str, str]:
 
 
 def hashseed_at_startup() -> str | None:
-    """PYTHONHASHSEED as the interpreter saw it at start-up (``None`` if unset or 'random')."""
+    """The PYTHONHASHSEED this interpreter uses, from its start-up environment.
+
+    ``None`` if it was unset or 'random', and also when the interpreter runs with
+    ``-E`` or ``-I``: those ignore every ``PYTHON*`` variable, so a PYTHONHASHSEED
+    in the environment then has no effect and string hashes are randomised.
+    """
+    if sys.flags.ignore_environment:
+        return None
     value = _STARTUP_ENV.get("PYTHONHASHSEED")
     if value is None or value == "random":
         return None
@@ -211,10 +218,15 @@ def set_deterministic(mode: bool | Literal["warn"] = True) -> DeterminismSetting
     ).apply()
     _cublas_before = before
     if hashseed_at_startup() is None:
+        ignored = (
+            " (this interpreter runs with -E or -I, which ignore it; drop that flag)"
+            if sys.flags.ignore_environment
+            else ""
+        )
         _warn_once(
             "hashseed",
-            "reprotorch: PYTHONHASHSEED was not set when this interpreter started, so the "
-            "iteration order of sets of strings changes from run to run. It cannot be "
+            f"reprotorch: PYTHONHASHSEED was not set when this interpreter started{ignored}, so "
+            "the iteration order of sets of strings changes from run to run. It cannot be "
             "changed from inside a running interpreter; start the program with "
             "`reprotorch run --seed N -- python ...` (or export PYTHONHASHSEED).",
         )
