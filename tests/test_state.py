@@ -228,6 +228,37 @@ def test_state_missing_a_source_is_strict_error_or_partial_restore() -> None:
     assert np.random.rand() == expected_np
 
 
+def test_state_with_a_source_this_process_lacks_is_strict_error_or_partial_restore() -> None:
+    # The other direction of the strict rule: a GPU machine's state resumed where CUDA is absent.
+    reprotorch.seed_everything(3)
+    doc = capture_rng_state().to_dict()
+    expected = draw_all()
+    doc["sources"]["elsewhere"] = {"any": "state"}
+    extra = RNGState.from_dict(doc)
+    draw_all()
+    before = capture_rng_state().sources
+    with pytest.raises(StateMismatchError, match="'elsewhere' is in the state but not available"):
+        restore_rng_state(extra)
+    assert capture_rng_state().sources == before
+    with pytest.warns(RuntimeWarning, match="elsewhere"):
+        restore_rng_state(extra, strict=False)
+    assert draw_all() == expected
+
+
+def test_generator_in_state_but_not_registered_follows_strict_rule() -> None:
+    g = random.Random(5)
+    register_generator(g, "gone")
+    state = capture_rng_state()
+    expected = random.random()
+    unregister_generator("gone")
+    random.random()
+    with pytest.raises(StateMismatchError, match="'gone' is in the state but not registered"):
+        restore_rng_state(state)
+    with pytest.warns(RuntimeWarning, match="gone"):
+        restore_rng_state(state, strict=False)
+    assert random.random() == expected
+
+
 def test_state_from_other_world_or_device_count_is_strict_error() -> None:
     doc = capture_rng_state().to_dict()
     doc["metadata"]["world_size"] = 8
