@@ -33,8 +33,13 @@ def test_train_result_log_traces_and_checkpoint(tmp_path):
     assert result["fingerprint"] == reprotorch.fingerprint(load_checkpoint(result["checkpoint"])["model"])
     assert json.loads((tmp_path / "result.json").read_text())["fingerprint"] == result["fingerprint"]
     log = [json.loads(line) for line in (tmp_path / "log.jsonl").read_text().splitlines()]
-    assert [r["step"] for r in log] == list(range(1, 7))
-    assert [r["loss"] for r in log] == result["losses"]
+    steps, evaluation = log[:-1], log[-1]
+    assert [r["step"] for r in steps] == list(range(1, 7))
+    assert [r["loss"] for r in steps] == result["losses"]
+    # the log carries the parameter fingerprint at each epoch's end and ends with mAP and fingerprint
+    assert [r["step"] for r in steps if "fingerprint" in r] == [3, 6]
+    assert steps[-1]["fingerprint"] == result["fingerprint"] != steps[2]["fingerprint"]
+    assert evaluation == {"step": 6, "map50": result["map50"], "ap": result["ap"], "fingerprint": result["fingerprint"]}
     [(start, path)] = result["trace"]
     assert start == 0 and reprotorch.load_trace(path).num_steps == 6
 

@@ -363,15 +363,18 @@ def _train(
                         raise FloatingPointError(f"loss became {value} at step {step}; lower lr")
                     losses.append(value)
                     step += 1
-                    record = {"step": step, "epoch": (step - 1) // steps_per_epoch, "loss": value}
+                    record: dict[str, Any] = {"step": step, "epoch": (step - 1) // steps_per_epoch, "loss": value}
                     record.update({k: float(v.item()) for k, v in parts.items()})
+                    epoch_end = step % steps_per_epoch == 0 or step == end
+                    if epoch_end:  # where two runs' logs part, by epoch (reads the weights, draws nothing)
+                        record["fingerprint"] = _fingerprint(model)
                     log.write(json.dumps(record) + "\n")
                     log.flush()
-                    if step % steps_per_epoch == 0 or step == end:
+                    if epoch_end:
                         recent = losses[-(((step - 1) % steps_per_epoch) + 1):]
                         _log.info(
-                            "epoch %d, step %d/%d: mean loss %.4f",
-                            record["epoch"], step, total_steps, sum(recent) / len(recent),
+                            "epoch %d, step %d/%d: mean loss %.4f, parameters %s",
+                            record["epoch"], step, total_steps, sum(recent) / len(recent), record["fingerprint"],
                         )
                     interval_due = cfg.checkpoint_interval and step % cfg.checkpoint_interval == 0
                     if interval_due or step == end:
@@ -417,8 +420,14 @@ def _train(
     if not stopped:
         metrics = evaluate(model, val_set, device=device)
         result["map50"], result["ap"] = metrics["map"], metrics["ap"]
+        with open(log_path, "a", encoding="utf-8") as log:  # the log's last record: the evaluation
+            log.write(json.dumps({"step": step, "map50": result["map50"], "ap": result["ap"],
+                                  "fingerprint": result["fingerprint"]}) + "\n")
     atomic_write_text(work_dir / "result.json", json.dumps(result, indent=1) + "\n")
-    _log.info("%s after %.1f s of training", "stopped" if stopped else "finished", train_time)
+    _log.info(
+        "%s after %.1f s of training: mAP@0.5 %s, parameters %s", "stopped" if stopped else "finished",
+        train_time, "-" if result["map50"] is None else f"{result['map50']:.4f}", result["fingerprint"],
+    )
     return result
 
 
