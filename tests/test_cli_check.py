@@ -271,6 +271,25 @@ def test_bad_input_is_one_line_and_status_2(tmp_path: Path, args: tuple[str, ...
     assert expected in one_line_error(result)
 
 
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("--json",), "no command given"),
+        (("--json", "--", "no-such-program-reprotorch"), "command not found"),
+        (("--json", "--keep", "file.txt/keep", "--", PY, "-c", "pass"), "cannot create the --keep directory"),
+        (("--json", "--", PY, "-c", "pass"), "nothing to compare"),
+    ],
+)
+def test_json_errors_are_a_document_too(tmp_path: Path, args: tuple[str, ...], expected: str) -> None:
+    (tmp_path / "file.txt").write_text("a file, not a directory")
+    result = cli("check", *args, cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert expected in one_line_error(result)
+    doc = json.loads(result.stdout)
+    assert doc["format"] == "reprotorch.check" and doc["status"] == "error" and doc["exit_status"] == 2
+    assert expected in doc["error"]
+
+
 def test_a_missing_script_is_one_line_and_status_2(tmp_path: Path) -> None:
     result = cli("check", "--stdout", "--", PY, str(tmp_path / "missing.py"))
     assert result.returncode == 2

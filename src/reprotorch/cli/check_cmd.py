@@ -392,7 +392,27 @@ def _json_document(args: argparse.Namespace, command: list[str], runs: list[RunR
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run the command ``args.runs`` times, compare, print the verdict; return 0, 1 or 2."""
+    """Run the command ``args.runs`` times, compare, print the verdict; return 0, 1 or 2.
+
+    With ``--json`` every outcome is one JSON document on standard output -- an
+    error too (``"status": "error"``), besides its one line on standard error --
+    so a program reading the output always gets a document to parse.
+    """
+    runs: list[RunRecord] = []
+    warnings: list[str] = []
+    try:
+        return _check(args, runs, warnings)
+    except (_Failed, CLIError, ValueError, OSError) as exc:
+        if args.json:
+            tail = exc.tail if isinstance(exc, _Failed) else None
+            document = _json_document(args, list(args.command), runs, [], warnings, 2, str(exc), tail)
+            print(json.dumps(document))
+        if isinstance(exc, _Failed):
+            raise CLIError(str(exc)) from None
+        raise
+
+
+def _check(args: argparse.Namespace, runs: list[RunRecord], warnings: list[str]) -> int:
     from ..launch import LaunchSettings, ProgramNotFound, child_environment, resolve_program
 
     command = require_command(args.command, "check")
@@ -402,7 +422,6 @@ def run(args: argparse.Namespace) -> int:
         program = resolve_program(command, child_environment(LaunchSettings()))
     except ProgramNotFound as exc:
         raise CLIError(str(exc)) from None
-    warnings: list[str] = []
     if "threads" in args.vary and _vary_settings(args.vary, 1)[1] == 1:
         warnings.append("--vary threads has no effect on a machine with one usable core")
 
@@ -410,34 +429,24 @@ def run(args: argparse.Namespace) -> int:
         work = Path(args.keep).expanduser().absolute()
         if work.exists() and not work.is_dir():
             raise CLIError(f"--keep {args.keep!r} exists and is not a directory")
-        work.mkdir(parents=True, exist_ok=True)
+        try:
+            work.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CLIError(f"cannot create the --keep directory {args.keep!r}: {exc.strerror or exc}") from None
         tmp = None
     else:
         tmp = tempfile.TemporaryDirectory(prefix="reprotorch-check-")
         work = Path(tmp.name)
     progress = Progress(sys.stderr.isatty() and not args.json)
-    runs: list[RunRecord] = []
     try:
-        try:
-            for i in range(1, args.runs + 1):
-                runs.append(_one_run(args, command, program, i, work / f"run{i}", progress))
-        except _Failed as failed:
-            if args.json:
-                print(json.dumps(_json_document(args, command, runs, [], warnings, 2, str(failed), failed.tail)))
-            raise CLIError(str(failed)) from None
-        except CLIError as exc:
-            if args.json:
-                print(json.dumps(_json_document(args, command, runs, [], warnings, 2, str(exc))))
-            raise
+        for i in range(1, args.runs + 1):
+            runs.append(_one_run(args, command, program, i, work / f"run{i}", progress))
         first = runs[0]
         if not first.traces and not args.compare and not args.stdout:
-            message = (
+            raise CLIError(
                 "nothing to compare: run 1 wrote no trace (the command ran no torch.nn.Module "
                 "forward and no optimizer step in a traced process); add --compare GLOB or --stdout"
             )
-            if args.json:
-                print(json.dumps(_json_document(args, command, runs, [], warnings, 2, message)))
-            raise CLIError(message)
         for r in runs:
             if r.stale:
                 warnings.append(
