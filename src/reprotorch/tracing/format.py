@@ -192,15 +192,18 @@ class Trace:
 
     @property
     def rank(self) -> int | None:
+        """The rank that wrote the trace (0 without ``torch.distributed``); ``None`` if the header lacks it."""
         rank = self.header.get("rank")
         return rank if isinstance(rank, int) else None
 
     @property
     def record(self) -> tuple[str, ...]:
+        """What the tracer recorded (its ``record`` argument); every choice for a header without it."""
         return tuple(self.header.get("record", tuple(RECORD_CHOICES)))
 
     @property
     def every(self) -> int:
+        """The tracer's ``every``: values were recorded at the steps divisible by it."""
         every = self.header.get("every", 1)
         return every if isinstance(every, int) and every >= 1 else 1
 

@@ -267,10 +267,12 @@ class Tracer:
 
     @property
     def started(self) -> bool:
+        """Whether :meth:`start` has run (the hooks are, or were, installed)."""
         return self._started
 
     @property
     def closed(self) -> bool:
+        """Whether :meth:`close` has run; a closed tracer cannot be started again."""
         return self._closed
 
     def start(self) -> Tracer:
