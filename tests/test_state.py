@@ -91,6 +91,22 @@ def test_json_roundtrip_through_file(tmp_path: Path, generators: dict) -> None:
     assert not list(tmp_path.glob(".*tmp"))  # atomic write left no temporary
 
 
+def test_saved_file_gets_the_mode_of_a_plain_write(tmp_path: Path) -> None:
+    # The temporary file of the atomic write is created 0600; the saved state kept that,
+    # unreadable to anyone else sharing the run directory.
+    import os
+    import stat
+
+    plain = tmp_path / "plain.json"
+    plain.write_text("{}")
+    path = tmp_path / "rng.json"
+    capture_rng_state().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    os.chmod(path, 0o640)  # overwriting keeps the mode the file has
+    capture_rng_state().save(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o640
+
+
 def test_state_dict_fits_weights_only_checkpoint(tmp_path: Path) -> None:
     state = capture_rng_state()
     first = draw_all()

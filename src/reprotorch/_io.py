@@ -24,6 +24,7 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     directory.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
     try:
+        _chmod_like_a_plain_write(fd, target)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -45,6 +46,40 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         pass
     finally:
         os.close(dir_fd)
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it where the platform allows."""
+    try:
+        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Elsewhere the only way is to set it and put it back; set a restrictive value in
+    # between, so a file another thread creates meanwhile is too private, never too open.
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def _chmod_like_a_plain_write(fd: int, target: Path) -> None:
+    """Give the temporary file the mode ``open(target, "w")`` would leave.
+
+    ``mkstemp`` creates it readable by its owner only (0600), and the rename keeps
+    that: RNG states, manifests and checkpoints in a shared run directory became
+    unreadable to the rest of the team. Overwriting keeps the old file's mode;
+    a new file gets ``0o666`` minus the umask.
+    """
+    try:
+        mode = target.stat().st_mode & 0o7777
+    except OSError:
+        mode = 0o666 & ~_current_umask()
+    try:
+        os.fchmod(fd, mode)
+    except (AttributeError, OSError):  # pragma: no cover - no fchmod (Windows): keep mkstemp's mode
+        pass
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
