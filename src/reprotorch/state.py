@@ -349,7 +349,8 @@ def restore_rng_state(state: RNGState, *, strict: bool = True) -> None:
     ``strict=True`` raises :class:`~reprotorch.StateMismatchError` when the state
     does not fit this process (a source or generator on one side only, another
     CUDA device count or world size); ``strict=False`` restores what both sides
-    have and warns with the list of what it skipped. Either all generators are
+    have (the CUDA states only for the same device count) and warns with the
+    list of what it skipped. Either all generators are
     restored or, on any error, none has changed.
     """
     if not isinstance(state, RNGState):
@@ -359,6 +360,13 @@ def restore_rng_state(state: RNGState, *, strict: bool = True) -> None:
     available = {s.name: s for s in iter_sources()}
     live = _live_generators()
     problems = _mismatches(state, available, live)
+    if not strict and "cuda" in available and "cuda" in state.sources:
+        saved_count = state.metadata.get("cuda_device_count")
+        if "cuda_device_count" in state.metadata and saved_count != _metadata()["cuda_device_count"]:
+            # One state per device: another device count cannot be applied, and trying
+            # would abort the whole restore as 'corrupt'. strict=False skips it instead.
+            del available["cuda"]
+            problems.append("source 'cuda' (its per-device states)")
     if problems and strict:
         raise StateMismatchError(
             "RNG state does not fit this process: " + "; ".join(problems)
