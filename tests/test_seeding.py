@@ -96,6 +96,50 @@ def test_bad_deterministic_argument_changes_nothing() -> None:
     assert reprotorch.capture_rng_state().sources == state.sources
 
 
+class _Refuses64Bits:
+    """A plugin whose library takes 32-bit seeds only and raises on the 64-bit derived ones."""
+
+    name = "test-refuses-64"
+
+    def available(self) -> bool:
+        return True
+
+    def seed(self, seed: int) -> None:
+        if seed >= 2**32:
+            raise ValueError(f"mylib.seed takes 32 bits, got {seed}")
+
+    def get_state(self) -> int:
+        return 0
+
+    def set_state(self, state: object) -> None:
+        pass
+
+
+def test_a_plugin_that_fails_to_seed_leaves_every_generator_unchanged() -> None:
+    from reprotorch.sources import register_source, unregister_source
+
+    seed_everything(0)
+    state = reprotorch.capture_rng_state()
+    register_source(_Refuses64Bits())  # type: ignore[arg-type]
+    try:
+        with pytest.raises(ValueError, match="32 bits"):
+            seed_everything(5)
+        after = reprotorch.capture_rng_state().sources
+        assert {k: after[k] for k in state.sources} == state.sources  # python, numpy, torch put back
+        assert os.environ["REPROTORCH_SEED"] == "0"
+    finally:
+        unregister_source("test-refuses-64")
+
+
+def test_bad_arguments_are_refused_before_a_seed_is_drawn(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delenv("REPROTORCH_SEED", raising=False)
+    with caplog.at_level(logging.WARNING, logger="reprotorch"), pytest.raises(TypeError):
+        seed_everything(independent_streams="yes")  # type: ignore[arg-type]
+    assert not caplog.records  # no "drew seed N, pass seed=N to re-create this run" for a run that never started
+
+
 def test_seed_none_uses_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("REPROTORCH_SEED", "4242")
     assert seed_everything() == 4242

@@ -15,7 +15,7 @@ import os
 import secrets
 from typing import Any, Literal
 
-from .sources import iter_sources
+from .sources import DEVICE_SOURCE_TYPES, RandomSource, iter_sources, snapshot_functions
 
 __all__ = ["derive_seed", "seed_everything", "validate_seed", "current_seed", "SEED_ENV"]
 
@@ -139,6 +139,33 @@ def _record_seed(seed: int) -> None:
     os.environ[SEED_ENV] = str(seed)
 
 
+def _seed_all(plan: list[tuple[RandomSource, int]]) -> None:
+    """Seed every source of ``plan``, or none: a source that raises undoes the ones seeded before it.
+
+    A valid root seed can still fail in a plugin (say, a library whose ``seed``
+    refuses more than 32 bits); leaving python, NumPy and torch re-seeded behind
+    that error would be the half-seeded state validation exists to prevent. The
+    accelerator sources go last and are not read back: reading a CUDA state
+    initialises CUDA, which seeding must not do, and their lazy seeding does
+    not fail for a valid seed.
+    """
+    eager = [(s, v) for s, v in plan if not isinstance(s, DEVICE_SOURCE_TYPES)]
+    lazy = [(s, v) for s, v in plan if isinstance(s, DEVICE_SOURCE_TYPES)]
+    undo: list[tuple[Any, Any]] = []
+    try:
+        for source, value in eager:
+            save, restore = snapshot_functions(source)
+            before = save()
+            source.seed(value)
+            undo.append((restore, before))
+    except Exception:
+        for restore, before in reversed(undo):
+            restore(before)
+        raise
+    for source, value in lazy:
+        source.seed(value)
+
+
 def seed_everything(
     seed: int | None = None,
     *,
@@ -156,8 +183,13 @@ def seed_everything(
     from OS entropy and logs it at WARNING level. The seed is exported as
     ``REPROTORCH_SEED`` so spawned ranks and workers inherit it. Everything is
     validated before any generator changes. ``deterministic`` is passed to
-    :func:`reprotorch.set_deterministic` unless it is ``False``.
+    :func:`reprotorch.set_deterministic` unless it is ``False``. A source whose
+    ``seed`` raises (a plugin) leaves every generator as it was.
     """
+    if deterministic not in (True, False, "warn"):
+        raise ValueError(f"deterministic must be True, False or 'warn', got {deterministic!r}")
+    if not isinstance(independent_streams, bool):
+        raise TypeError(f"independent_streams must be a bool, got {independent_streams!r}")
     if seed is None:
         root = _seed_from_env()
         if root is None:
@@ -171,13 +203,13 @@ def seed_everything(
             )
     else:
         root = validate_seed(seed)
-    if deterministic not in (True, False, "warn"):
-        raise ValueError(f"deterministic must be True, False or 'warn', got {deterministic!r}")
-    if not isinstance(independent_streams, bool):
-        raise TypeError(f"independent_streams must be a bool, got {independent_streams!r}")
 
-    for source in iter_sources():
-        source.seed(derive_seed(root, "source", source.name, bits=64) if independent_streams else root)
+    _seed_all(
+        [
+            (source, derive_seed(root, "source", source.name, bits=64) if independent_streams else root)
+            for source in iter_sources()
+        ]
+    )
     _record_seed(root)
     if deterministic is not False:
         from .determinism import set_deterministic

@@ -385,6 +385,10 @@ class MPSSource:
         torch.mps.set_rng_state(decode_torch_generator_state(state, "mps state", current.numel()))
 
 
+# Sources whose state lives on an accelerator: reading it back initialises the device.
+DEVICE_SOURCE_TYPES = (_TorchDeviceSource, MPSSource)
+
+
 def snapshot_functions(source: RandomSource) -> tuple[Callable[[], Any], Callable[[Any], None]]:
     """``(save, restore)`` for in-process save/restore of ``source``: native if it offers it, else JSON state."""
     snap = getattr(source, "snapshot", None)
