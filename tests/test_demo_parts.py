@@ -314,6 +314,26 @@ def test_checkpoint_of_the_wrong_shape_is_refused_clearly(tmp_path, change, matc
         load_checkpoint(tmp_path / "c.pth")
 
 
+def test_demo_files_get_the_mode_a_plain_open_gives(tmp_path):
+    # mkstemp's 0600 survived the rename: checkpoints and ablation outputs were unreadable to the team.
+    from reprotorch.demo.checkpoint import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        atomic_write_text(tmp_path / "new.json", "{}")
+        save_checkpoint(tmp_path / "c.pth", {"step": 0})
+        (tmp_path / "kept.json").write_text("old")
+        os.chmod(tmp_path / "kept.json", 0o640)
+        atomic_write_text(tmp_path / "kept.json", "new")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "new.json").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "c.pth").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "kept.json").stat().st_mode & 0o777 == 0o640
+    assert (tmp_path / "kept.json").read_text() == "new"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.pth", "kept.json", "new.json"]  # no temp files
+
+
 # ----------------------------------------------------------------------------- PNG
 
 

@@ -8,13 +8,14 @@ and the data loader's ``state_dict()``.
 
 Writes go to a temporary file in the same directory, are fsynced and renamed
 over the target: a job killed mid-write leaves the previous checkpoint intact.
+Files get the mode a plain ``open()`` would give them.
 """
 
 from __future__ import annotations
 
 import io
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -27,10 +28,29 @@ FORMAT_VERSION = 1
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename (then fsync the folder).
+
+    The demo has its own small writer because it uses only reprotorch's public
+    API. The temporary file is created with ``os.open(..., 0o666)`` so the umask
+    applies exactly as for a plain ``open()`` -- ``tempfile.mkstemp`` would make
+    it 0600, and the rename would leave checkpoints and the ablation's outputs
+    unreadable to everyone else in a shared folder. Overwriting keeps the old
+    file's mode.
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            fd = os.open(tmp, flags, 0o666)
+            break
+        except FileExistsError:  # pragma: no cover - a 48-bit name collision
+            continue
     try:
+        try:
+            os.fchmod(fd, path.stat().st_mode & 0o7777)
+        except (OSError, AttributeError):  # a new file (or no fchmod): the umask's mode stays
+            pass
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -40,6 +60,16 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    try:  # make the rename itself durable
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+    except OSError:  # pragma: no cover - platforms that cannot open a folder (Windows)
+        return
+    try:
+        os.fsync(dir_fd)
+    except OSError:  # pragma: no cover - filesystems that refuse fsync on a folder
+        pass
+    finally:
+        os.close(dir_fd)
 
 
 def atomic_write_text(path: Path, text: str) -> None:
