@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import secrets
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,8 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     target = Path(path)
     directory = target.parent if str(target.parent) else Path(".")
     directory.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
+    fd, tmp = _create_temporary(directory, target)
     try:
-        _chmod_like_a_plain_write(fd, target)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -48,38 +47,30 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
         os.close(dir_fd)
 
 
-def _current_umask() -> int:
-    """The process umask, read without changing it where the platform allows."""
-    try:
-        with open("/proc/self/status", encoding="ascii", errors="replace") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    # Elsewhere the only way is to set it and put it back; set a restrictive value in
-    # between, so a file another thread creates meanwhile is too private, never too open.
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
+def _create_temporary(directory: Path, target: Path) -> tuple[int, str]:
+    """A new, exclusive temporary file next to ``target``, with the mode a plain ``open()`` would give.
 
-
-def _chmod_like_a_plain_write(fd: int, target: Path) -> None:
-    """Give the temporary file the mode ``open(target, "w")`` would leave.
-
-    ``mkstemp`` creates it readable by its owner only (0600), and the rename keeps
-    that: RNG states, manifests and checkpoints in a shared run directory became
-    unreadable to the rest of the team. Overwriting keeps the old file's mode;
-    a new file gets ``0o666`` minus the umask.
+    Not ``tempfile.mkstemp``: it creates the file owner-only (0600) and the rename
+    keeps that, so RNG states, manifests and traces in a shared run directory were
+    unreadable to the rest of the team. Creating it with 0o666 lets the umask
+    apply as for any new file; overwriting keeps the old file's mode.
     """
+    while True:
+        tmp = os.path.join(directory, f".{target.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        except FileExistsError:  # pragma: no cover - 48 random bits met an existing name
+            continue
+        break
     try:
-        mode = target.stat().st_mode & 0o7777
-    except OSError:
-        mode = 0o666 & ~_current_umask()
-    try:
-        os.fchmod(fd, mode)
-    except (AttributeError, OSError):  # pragma: no cover - no fchmod (Windows): keep mkstemp's mode
+        os.chmod(tmp, target.stat().st_mode & 0o7777)
+    except FileNotFoundError:
         pass
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return fd, tmp
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
