@@ -49,10 +49,6 @@ def test_console_example_is_real_output(doc: str) -> None:
 
     before_console = doc.split("$ reprotorch lint train.py\n", 1)[0]
     script = re.findall(r"```python\n(.*?)```", before_console, re.S)[-1]
-    # The block is train.py exactly as a reader would save it, so the line numbers must match
-    # it as written. (Transitional: an older README put a "# train.py" label line inside the
-    # block, which shifted every line number by one; the README now names the file in the
-    # sentence above instead. Drop this strip once that version is gone.)
-    script = script.removeprefix("# train.py\n")
+    # The block is train.py exactly as a reader would save it, so the line numbers must match.
     console = re.search(r"\$ reprotorch lint train.py\n(.*?)\$ echo", doc, re.S).group(1)  # type: ignore[union-attr]
     assert render("text", check_source(script, "train.py"), 1) == console
