@@ -283,7 +283,7 @@ def first_divergence(a_segments: Sequence[Sequence[Any]], b_segments: Sequence[S
     Each side is a list of ``[first step, path]`` (the ``trace`` field of a
     :func:`reprotorch.demo.train` result). Files are paired by first step and
     compared with :func:`reprotorch.compare_traces`; the returned dict is the
-    :class:`reprotorch.Divergence` as a dict with ``step`` made absolute.
+    :class:`reprotorch.Divergence` as a dict.
     """
     import reprotorch
 
@@ -298,17 +298,8 @@ def first_divergence(a_segments: Sequence[Sequence[Any]], b_segments: Sequence[S
             }
         found = reprotorch.compare_traces(reprotorch.load_trace(a_map[start]), reprotorch.load_trace(b_map[start]))
         if found is not None:
-            out = dict(found.to_dict())
-            out["step"] = start + int(found.step)
+            out = dict(found.to_dict())  # steps are absolute: each file starts at its first step
             out["trace_files"] = [a_map[start], b_map[start]]
-            if start:
-                # The hint counts steps inside the trace file, which starts at `start`.
-                relative = f"step {found.step}"
-                hint = str(out.get("hint") or "")
-                if relative in hint:
-                    out["hint"] = hint.replace(relative, f"step {out['step']}")
-                else:
-                    out["hint"] = f"{hint} (steps counted from the trace file starting at step {start})"
             return out
     return None
 

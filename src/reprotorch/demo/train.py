@@ -105,8 +105,9 @@ def _fingerprint(model: torch.nn.Module) -> str:
 class _TraceSegments:
     """``reprotorch.trace`` on the model, cut into one file per checkpoint interval.
 
-    Files are named ``trace-<first step, 6 digits>.jsonl``; steps inside each file
-    count from 0 (the trace's own numbering), so step = segment start + step.
+    Files are named ``trace-<first step, 6 digits>.jsonl`` and number their
+    steps from that first step (``first_step``), so a run stopped and resumed
+    produces files that pair one for one with the uninterrupted run's.
     """
 
     def __init__(self, model: torch.nn.Module, work_dir: Path, enabled: bool) -> None:
@@ -121,7 +122,7 @@ class _TraceSegments:
         if not self.enabled:
             return
         path = self.work_dir / f"trace-{step:06d}.jsonl"
-        self._ctx = reprotorch.trace(self.model, path)
+        self._ctx = reprotorch.trace(self.model, path, first_step=step)
         self._tracer = self._ctx.__enter__()
         self.segments.append([step, str(path.resolve())])
 
