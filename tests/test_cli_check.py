@@ -328,3 +328,33 @@ def test_keep_replaces_its_own_runs_but_never_a_foreign_directory(tmp_path: Path
     assert result.returncode == 2
     assert "was not written by reprotorch check" in one_line_error(result)
     assert (foreign / "run1" / "precious.txt").read_text() == "do not delete"
+
+
+SEEDS_ITS_OWN = """
+    import numpy as np
+    import torch
+
+    torch.manual_seed(0)
+    np.random.seed(0)
+    model = torch.nn.Linear(4, 1)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    for step in range(2):
+        x = torch.randn(5, 4) + float(np.random.rand())
+        loss = model(x).pow(2).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+"""
+
+
+def test_a_reproducible_verdict_still_shows_what_was_set_aside(tmp_path: Path) -> None:
+    # Python's generator starts from fresh OS entropy in each run but is never drawn from:
+    # reproducible, and the verdict says why that difference did not count.
+    script = write(tmp_path, "train.py", SEEDS_ITS_OWN)
+    result = cli("check", "--", PY, str(script), cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    notes = [line for line in result.stdout.splitlines() if line.startswith("  note: ")]
+    assert notes and any("python" in n for n in notes), result.stdout
+    doc = json.loads(cli("check", "--json", "--", PY, str(script), cwd=tmp_path).stdout)
+    assert doc["reproducible"] is True
+    assert any("python" in n for n in doc["notes"])

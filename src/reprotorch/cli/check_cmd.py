@@ -257,8 +257,13 @@ def _one_run(args: argparse.Namespace, command: list[str], program: str, index: 
 # --------------------------------------------------------------------------- comparison
 
 
-def _compare(first: RunRecord, other: RunRecord) -> dict[str, Any] | None:
-    """What differs between run 1 and another run (``None``: nothing)."""
+def _compare(first: RunRecord, other: RunRecord, notes: list[str]) -> dict[str, Any] | None:
+    """What differs between run 1 and another run (``None``: nothing).
+
+    ``compare_traces``' notes (an unused generator that differs, a trace without its
+    end mark) are appended to ``notes`` whether or not the runs differ: a verdict of
+    "reproducible" should still show what was set aside to reach it.
+    """
     from ..manifest import Importance, diff_manifests
 
     found: dict[str, Any] = {"run": other.index, "traces": [], "files": [], "stdout": None, "environment": []}
@@ -274,7 +279,10 @@ def _compare(first: RunRecord, other: RunRecord) -> dict[str, Any] | None:
             continue
         from ..tracing import compare_traces
 
-        divergence = compare_traces(a, b)
+        trace_notes: list[str] = []
+        divergence = compare_traces(a, b, notes=trace_notes)
+        where = "" if label == "main" else f" ({label})"
+        notes.extend(f"run {other.index} vs run 1{where}: {n}" for n in trace_notes)
         if divergence is not None:
             found["traces"].append({"rank": label, "divergence": divergence.to_dict(), "message": str(divergence)})
     for path in sorted(set(first.files) | set(other.files)):
@@ -321,7 +329,8 @@ def _overall_fingerprint(record: RunRecord) -> str | None:
 # --------------------------------------------------------------------------- output
 
 
-def _verdict_text(runs: list[RunRecord], differences: list[dict[str, Any]], warnings: list[str]) -> str:
+def _verdict_text(runs: list[RunRecord], differences: list[dict[str, Any]], warnings: list[str],
+                  notes: list[str] | None = None) -> str:
     first = runs[0]
     steps = max(first.steps.values(), default=0)
     lines = []
@@ -362,12 +371,15 @@ def _verdict_text(runs: list[RunRecord], differences: list[dict[str, Any]], warn
             )
     for w in warnings:
         lines.append(f"  warning: {w}")
+    for n in dict.fromkeys(notes or []):  # the same note for every run pair once is enough
+        lines.append(f"  note: {n}")
     return "\n".join(lines)
 
 
 def _json_document(args: argparse.Namespace, command: list[str], runs: list[RunRecord],
                    differences: list[dict[str, Any]], warnings: list[str], status: int,
-                   error: str | None = None, stderr_tail: list[str] | None = None) -> dict[str, Any]:
+                   error: str | None = None, stderr_tail: list[str] | None = None,
+                   notes: list[str] | None = None) -> dict[str, Any]:
     first = runs[0] if runs else None
     return {
         "format": FORMAT_NAME,
@@ -385,6 +397,7 @@ def _json_document(args: argparse.Namespace, command: list[str], runs: list[RunR
         "run_details": [r.summary() for r in runs],
         "differences": differences,
         "warnings": warnings,
+        "notes": list(dict.fromkeys(notes or [])),
         "error": error,
         "stderr_tail": stderr_tail,
         "kept": os.path.abspath(args.keep) if args.keep else None,
@@ -453,12 +466,13 @@ def _check(args: argparse.Namespace, runs: list[RunRecord], warnings: list[str])
                     f"run {r.index} did not rewrite {', '.join(r.stale)} (unchanged since before the "
                     "run), so that comparison says nothing about the run"
                 )
-        differences = [d for d in (_compare(first, r) for r in runs[1:]) if d is not None]
+        notes: list[str] = []
+        differences = [d for d in (_compare(first, r, notes) for r in runs[1:]) if d is not None]
         status = 1 if differences else 0
         if args.json:
-            print(json.dumps(_json_document(args, command, runs, differences, warnings, status)))
+            print(json.dumps(_json_document(args, command, runs, differences, warnings, status, notes=notes)))
         else:
-            print(_verdict_text(runs, differences, warnings))
+            print(_verdict_text(runs, differences, warnings, notes))
             if args.keep:
                 print(f"  kept: {work}")
         return status
