@@ -6,47 +6,20 @@ import json
 import os
 import re
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
+from cli_util import PY, clean_env, cli, one_line_error, write
 
-PY = sys.executable
 CORES = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("REPROTORCH_") and k not in ("PYTHONHASHSEED", "PYTHONPATH")
-    }
-    env["OMP_NUM_THREADS"] = "1"
-    env.update(extra)
-    return env
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PY, "-m", "reprotorch", *args], cwd=cwd, env=env or clean_env(),
-        capture_output=True, text=True, timeout=timeout,
-    )
 
 
-def write(tmp_path: Path, name: str, source: str) -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(source))
-    return path
 
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 TRAIN = """

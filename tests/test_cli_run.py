@@ -4,49 +4,27 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from cli_util import PY, clean_env, cli, one_line_error, write
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import reprotorch
 from reprotorch.launch import BOOT_DIR, BOOT_VARS
 
-PY = sys.executable
 BOOT_FILE = Path(BOOT_DIR) / "sitecustomize.py"
 
 
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without anything that would seed or boot the child."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("REPROTORCH_") and k not in ("PYTHONHASHSEED", "PYTHONPATH")
-    }
-    env["OMP_NUM_THREADS"] = "1"
-    env.update(extra)
-    return env
 
 
-def cli(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PY, "-m", "reprotorch", *args], cwd=cwd, env=env or clean_env(),
-        capture_output=True, text=True, timeout=timeout,
-    )
 
 
-def write(tmp_path: Path, name: str, source: str) -> Path:
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(source))
-    return path
 
 
 def load_boot_module() -> Any:
@@ -277,12 +255,6 @@ def test_spawned_dataloader_workers_are_seeded_and_never_traced(tmp_path: Path) 
 
 # --------------------------------------------------------------------------- statuses and errors
 
-
-def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
-    lines = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(lines) == 1, result.stderr
-    assert "Traceback" not in result.stderr
-    return lines[0]
 
 
 def test_unknown_program_exits_127_like_a_shell() -> None:
