@@ -36,19 +36,14 @@ class Aliases:
         did ``import numpy as np``; ``cudnn.benchmark`` -> ``torch.backends.cudnn.benchmark``
         after ``from torch.backends import cudnn``.
         """
-        parts: list[str] = []
-        while isinstance(node, ast.Attribute):
-            parts.append(node.attr)
-            node = node.value
-        if not isinstance(node, ast.Name):
+        spelled = dotted(node)
+        if spelled is None:
             return None
-        head = self._map.get(node.id)
+        first, dot, rest = spelled.partition(".")
+        head = self._map.get(first)
         if head is None:
-            head = _CONVENTIONAL.get(node.id, node.id)
-        if not parts:
-            return head
-        parts.reverse()
-        return head + "." + ".".join(parts)
+            head = _CONVENTIONAL.get(first, first)
+        return head + dot + rest
 
     def is_imported(self, name: str) -> bool:
         """Whether a local name is bound by an import."""
