@@ -254,3 +254,35 @@ def test_derive_seed_accepts_wide_parent_seed() -> None:
 def test_derive_seed_rejects_bad_input(args: tuple, kwargs: dict, exc: type) -> None:
     with pytest.raises(exc):
         derive_seed(*args, **kwargs)
+
+
+def test_a_plugin_on_a_device_is_seeded_but_never_read_back() -> None:
+    # Reading an accelerator's state initialises it; seeding must not, plugins included.
+    from reprotorch.sources import register_source, unregister_source
+
+    class DeviceSource:
+        name = "fake_accelerator"
+        on_device = True
+
+        def __init__(self) -> None:
+            self.seeds: list[int] = []
+
+        def available(self) -> bool:
+            return True
+
+        def seed(self, seed: int) -> None:
+            self.seeds.append(seed)
+
+        def get_state(self) -> object:
+            raise AssertionError("seeding read the device state back")
+
+        def set_state(self, state: object) -> None:
+            raise AssertionError("seeding wrote a device state")
+
+    src = DeviceSource()
+    register_source(src)
+    try:
+        seed_everything(3)
+        assert src.seeds == [derive_seed(3, "source", "fake_accelerator", bits=64)]
+    finally:
+        unregister_source("fake_accelerator")

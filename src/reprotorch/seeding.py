@@ -15,7 +15,7 @@ import os
 import secrets
 from typing import Any, Literal
 
-from .sources import DEVICE_SOURCE_TYPES, RandomSource, iter_sources, snapshot_functions
+from .sources import RandomSource, is_on_device, iter_sources, snapshot_functions
 
 __all__ = ["derive_seed", "seed_everything", "validate_seed", "current_seed", "SEED_ENV"]
 
@@ -149,8 +149,8 @@ def _seed_all(plan: list[tuple[RandomSource, int]]) -> None:
     initialises CUDA, which seeding must not do, and their lazy seeding does
     not fail for a valid seed.
     """
-    eager = [(s, v) for s, v in plan if not isinstance(s, DEVICE_SOURCE_TYPES)]
-    lazy = [(s, v) for s, v in plan if isinstance(s, DEVICE_SOURCE_TYPES)]
+    eager = [(s, v) for s, v in plan if not is_on_device(s)]
+    lazy = [(s, v) for s, v in plan if is_on_device(s)]
     undo: list[tuple[Any, Any]] = []
     try:
         for source, value in eager:

@@ -29,6 +29,7 @@ __all__ = [
     "iter_sources",
     "source_names",
     "snapshot_functions",
+    "is_on_device",
 ]
 
 _log = logging.getLogger("reprotorch")
@@ -52,6 +53,11 @@ class RandomSource(Protocol):
     generators around every sample in the main process, where the JSON encoding
     would dominate (about 40 µs for NumPy); :func:`snapshot_functions` uses the
     fast path when a source has it and falls back to ``get_state``/``set_state``.
+
+    Optional flag: ``on_device = True`` marks a generator whose state lives on an
+    accelerator, where reading the state back initialises the device. Seeding
+    never reads such a source back (so it never initialises CUDA); see
+    :func:`is_on_device`.
     """
 
     name: str
@@ -292,6 +298,7 @@ class _TorchDeviceSource:
 
     name = ""
     module_name = ""
+    on_device = True
 
     def _module(self) -> Any:
         torch = sys.modules.get("torch")
@@ -360,6 +367,7 @@ class MPSSource:
     """The Apple MPS generator (a single device)."""
 
     name = "mps"
+    on_device = True
 
     def available(self) -> bool:
         try:
@@ -385,8 +393,10 @@ class MPSSource:
         torch.mps.set_rng_state(decode_torch_generator_state(state, "mps state", current.numel()))
 
 
-# Sources whose state lives on an accelerator: reading it back initialises the device.
-DEVICE_SOURCE_TYPES = (_TorchDeviceSource, MPSSource)
+
+def is_on_device(source: RandomSource) -> bool:
+    """Whether ``source`` declares ``on_device = True`` (its state lives on an accelerator)."""
+    return bool(getattr(source, "on_device", False))
 
 
 def snapshot_functions(source: RandomSource) -> tuple[Callable[[], Any], Callable[[Any], None]]:
